@@ -1,0 +1,71 @@
+"""cellbatch: an electronic batch record system for GMP manufacturing of cell therapies."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from config import CONFIGS, INSTANCE_DIR, ProductionConfig
+
+#: Every module with tables, imported at start so the metadata and Alembic see all of them.
+MODEL_MODULES = (
+    "app.auth.models",
+    "app.audit.models",
+    "app.signatures.models",
+)
+BLUEPRINTS = (
+    "app.auth.views",
+    "app.home.views",
+    "app.audit.views",
+)
+
+
+def create_app(config: type | str | None = None) -> Flask:
+    """Build the application from small named steps; nothing runs at import time."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    _load_config(app, config)
+    _init_extensions(app)
+    _register_blueprints(app)
+    from app import web
+
+    web.register(app)
+    from app import cli
+
+    cli.register(app)
+    return app
+
+
+def _load_config(app: Flask, config: type | str | None) -> None:
+    name = config if isinstance(config, str) else os.environ.get("CELLBATCH_ENV", "development")
+    config_class = config if isinstance(config, type) else CONFIGS[name]
+    if issubclass(config_class, ProductionConfig):
+        config_class.check()
+    app.config.from_object(config_class)
+
+
+def _init_extensions(app: Flask) -> None:
+    # Importing the capture module registers the audit listeners on every Session.
+    from app.audit import capture  # noqa: F401
+    from app.common.db import configure_engine
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    from app.auth import passwords
+
+    passwords.configure(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_COST"))
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
+    for module_name in MODEL_MODULES:
+        import_module(module_name)
+    for module_name in BLUEPRINTS:
+        app.register_blueprint(import_module(module_name).bp)

@@ -1,0 +1,104 @@
+"""Appending to and verifying the hash chain of audit events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from app.audit.models import AuditEvent
+from app.common.canonical import sha256_hex
+from app.common.timeutil import format_utc
+
+GENESIS_HASH = "0" * 64
+#: Key of the PostgreSQL transaction-level advisory lock that serializes appends.
+CHAIN_LOCK_KEY = 0x0CE11BA7C4
+_table = AuditEvent.__table__
+HASHED_FIELDS = (
+    "id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id",
+    "lot_id", "changes", "reason", "details",
+)  # fmt: skip
+
+
+def event_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and the canonical JSON of the event's fields."""
+    payload = {name: row[name] for name in HASHED_FIELDS}
+    payload["occurred_at"] = format_utc(row["occurred_at"])
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return sha256_hex(prev_hash + text)
+
+
+def lock_chain(connection: Connection) -> None:
+    """Serialize appenders until this transaction ends (SQLite: BEGIN IMMEDIATE holds it)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+
+
+def chain_head(connection: Connection) -> tuple[int, str]:
+    """The id and hash of the newest event (0 and the genesis hash for an empty trail)."""
+    row = connection.execute(
+        select(_table.c.id, _table.c.hash).order_by(_table.c.id.desc()).limit(1)
+    ).first()
+    return (row.id, row.hash) if row else (0, GENESIS_HASH)
+
+
+def append_events(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Give each row the next id and its chained hash, then insert them in one statement."""
+    if not rows:
+        return []
+    lock_chain(connection)
+    last_id, prev_hash = chain_head(connection)
+    for row in rows:
+        last_id += 1
+        row["id"] = last_id
+        row["prev_hash"] = prev_hash
+        row["hash"] = prev_hash = event_hash(prev_hash, row)
+    connection.execute(insert(_table), rows)
+    return [row["id"] for row in rows]
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Outcome of verifying the whole chain."""
+
+    count: int
+    head_hash: str
+    broken_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def iter_events(connection: Connection, batch: int = 5000) -> Iterator[Any]:
+    """Stream events in chain order without holding them all in memory."""
+    result = connection.execution_options(stream_results=True, yield_per=batch).execute(
+        select(_table).order_by(_table.c.id)
+    )
+    yield from result
+
+
+def verify_rows(rows: Iterable[Any]) -> ChainReport:
+    """Recompute every link; report the first event whose id, link or hash is wrong."""
+    expected_id, prev_hash, count = 1, GENESIS_HASH, 0
+    for row in rows:
+        mapping = row._mapping
+        if mapping["id"] != expected_id:
+            return ChainReport(count, prev_hash, expected_id, f"event {expected_id} is missing")
+        if mapping["prev_hash"] != prev_hash:
+            return ChainReport(count, prev_hash, mapping["id"], "link to previous event broken")
+        if event_hash(prev_hash, dict(mapping)) != mapping["hash"]:
+            return ChainReport(count, prev_hash, mapping["id"], "content does not match its hash")
+        prev_hash = mapping["hash"]
+        expected_id += 1
+        count += 1
+    return ChainReport(count, prev_hash)
+
+
+def verify_chain(connection: Connection) -> ChainReport:
+    """Verify the whole audit trail as stored."""
+    return verify_rows(iter_events(connection))

@@ -1,0 +1,18 @@
+"""The audit trail viewer's filter form (GET; it changes nothing, so no CSRF token)."""
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+
+class EventFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    lot_id = IntegerField("Lot (id)", validators=[Optional(), NumberRange(min=1)])
+    actor_id = IntegerField("User (id)", validators=[Optional(), NumberRange(min=1)])
+    entity_type = StringField("Entity type", validators=[Optional(), Length(max=80)])
+    entity_id = StringField("Entity id", validators=[Optional(), Length(max=80)])
+    action = StringField("Action starts with", validators=[Optional(), Length(max=80)])
+    date_from = DateField("From (site date)", validators=[Optional()])
+    date_to = DateField("To (site date)", validators=[Optional()])

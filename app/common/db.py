@@ -1,0 +1,67 @@
+"""The one transaction boundary, and engine settings that make it safe on both engines."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.common.errors import RuleViolation
+
+log = logging.getLogger(__name__)
+
+
+def configure_engine(engine: Engine) -> None:
+    """Make SQLite transactional enough for a GMP record (PostgreSQL needs nothing here)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # pysqlite's implicit BEGIN is disabled so we emit our own, below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        # BEGIN IMMEDIATE takes the write lock at the start: a transaction never reads the
+        # audit chain head and then loses the race to write after it (no forked chain).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def finish_refusal(session: Session, exc: RuleViolation) -> None:
+    """After a refused action rolled back, keep what the refusal itself must record."""
+    if not exc.after_rollback:
+        return
+    try:
+        for work in exc.after_rollback:
+            work(session)
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("could not record the refusal of: %s", exc.message)
+        raise
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit everything done inside, or nothing (CLI and tests; requests use the wrapper)."""
+    try:
+        yield session
+        session.commit()
+    except RuleViolation as exc:
+        session.rollback()
+        finish_refusal(session, exc)
+        raise
+    except BaseException:
+        session.rollback()
+        raise

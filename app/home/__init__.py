@@ -1,0 +1,1 @@
+"""The start page: what each role has to do now."""

@@ -1,0 +1,113 @@
+"""Configuration classes; every setting can be overridden by a CELLBATCH_* environment variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("CELLBATCH_INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"CELLBATCH_{name}", default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _dev_secret_key() -> str:
+    """Generate a per-machine development secret once, kept under instance/ (never committed)."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = INSTANCE_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SITE_NAME = _env("SITE_NAME", "cellbatch demo facility")
+    #: IANA zone in which times are displayed; storage is always UTC.
+    SITE_TIMEZONE = _env("SITE_TIMEZONE", "Europe/Berlin")
+    SQLALCHEMY_DATABASE_URI = _env(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'cellbatch.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    WTF_CSRF_TIME_LIMIT = None  # tie CSRF tokens to the session, which itself expires when idle
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "cellbatch_session"
+
+    # 21 CFR 11.300 / Annex 11 §12 access controls, all configurable per site.
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 12)
+    PASSWORD_MAX_AGE_DAYS = _env_int("PASSWORD_MAX_AGE_DAYS", 180)  # 0 disables ageing
+    LOCKOUT_THRESHOLD = _env_int("LOCKOUT_THRESHOLD", 5)
+    LOCKOUT_MINUTES = _env_int("LOCKOUT_MINUTES", 30)
+    IDLE_TIMEOUT_MINUTES = _env_int("IDLE_TIMEOUT_MINUTES", 15)
+    LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "20 per minute")
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    # Electronic signature policy users accept with their first signature (11.10(j), 11.100(c)).
+    ESIG_POLICY_VERSION = _env("ESIG_POLICY_VERSION", "1")
+    ESIG_POLICY_TEXT = _env(
+        "ESIG_POLICY_TEXT",
+        "I understand that my electronic signature in this system is the legally binding "
+        "equivalent of my handwritten signature (21 CFR 11.100(c)). I will not share my "
+        "password, and I will sign only records I have performed, verified, reviewed or "
+        "approved myself.",
+    )
+    LOT_NUMBER_PATTERN = _env("LOT_NUMBER_PATTERN", "{product}-{yyyy}-{seq:04d}")
+    ENV_NAME = "base"
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """Local development and the embedded SQLite demo (`make run`)."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = _env("SECRET_KEY") or _dev_secret_key()
+
+
+class TestConfig(Config):
+    """pytest: the database comes from CELLBATCH_TEST_DATABASE_URL or a temporary SQLite file."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    # Cheap argon2id so hundreds of test users hash fast; production keeps the library default.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+
+
+class ProductionConfig(Config):
+    """Production: secrets and the database only from the environment; unsafe settings refused."""
+
+    ENV_NAME = "production"
+    SECRET_KEY = _env("SECRET_KEY")
+    SESSION_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def check(cls) -> None:
+        """Refuse to start with a missing secret or the embedded SQLite database."""
+        if not cls.SECRET_KEY or len(cls.SECRET_KEY) < 32:
+            raise RuntimeError("CELLBATCH_SECRET_KEY must be set (32+ characters) in production")
+        if cls.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            raise RuntimeError("production needs PostgreSQL: set CELLBATCH_DATABASE_URL")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
