@@ -13,6 +13,11 @@ MODEL_MODULES = (
     "app.auth.models",
     "app.audit.models",
     "app.signatures.models",
+    "app.mbr.models",
+    "app.inventory.models",
+    "app.training.models",
+    "app.batches.models",
+    "app.deviations.models",
 )
 BLUEPRINTS = (
     "app.auth.views",

@@ -57,13 +57,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Flask:
+def app(database_url: str) -> Iterator[Flask]:
     config = type("SuiteConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": database_url})
     application = create_app(config)
     application.test_client_class = IsolatedClient
     with application.app_context():
         upgrade()
-    return application
+    yield application
+    with application.app_context():
+        _db.engine.dispose()  # close pooled connections before the interpreter does
 
 
 class _BoundSession(FlaskSession):

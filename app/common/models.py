@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Enum, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, registry
 
 
@@ -64,3 +64,8 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime(), Decimal: ExactDecimal()},
     )
+
+
+def str_enum(enum_class: type) -> Enum:
+    """Store a StrEnum as its value text (portable, readable in exports and the trail)."""
+    return Enum(enum_class, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
