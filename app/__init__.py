@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "app.training.models",
     "app.batches.models",
     "app.deviations.models",
+    "app.qc.models",
 )
 BLUEPRINTS = (
     "app.auth.views",

@@ -1,0 +1,46 @@
+"""The signing dialog: the same fields wherever a record is signed (11.200(a))."""
+
+from __future__ import annotations
+
+from flask import current_app, session
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.common.web import client_ip
+from app.signatures.services import Credentials
+
+
+class SignatureForm(FlaskForm):
+    """Username (first signature of a session), password, policy acceptance, comment."""
+
+    sig_username = StringField("Username", validators=[Optional(), Length(max=64)])
+    sig_password = PasswordField("Password", validators=[DataRequired(message="Enter your password to sign."),
+                                                        Length(max=256)])  # fmt: skip
+    sig_accept_policy = BooleanField("I accept the electronic signature policy")
+    sig_comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)])
+
+
+def username_needed() -> bool:
+    """The first signature after login (or after expiry) asks for the username too."""
+    return bool(session.get("esig_username_needed", True))
+
+
+def credentials(form: SignatureForm) -> Credentials:
+    """The credentials typed into this request's signing dialog."""
+    return Credentials(
+        password=form.sig_password.data or "",
+        username=form.sig_username.data,
+        username_required=username_needed(),
+        accept_policy=bool(form.sig_accept_policy.data),
+        ip=client_ip(),
+    )
+
+
+def signed_in_session() -> None:
+    """After a successful signature, later ones in this session need only the password."""
+    session["esig_username_needed"] = False
+
+
+def policy_text() -> tuple[str, str]:
+    return current_app.config["ESIG_POLICY_VERSION"], current_app.config["ESIG_POLICY_TEXT"]
