@@ -10,6 +10,7 @@ from config import CONFIGS, INSTANCE_DIR, ProductionConfig
 
 #: Every module with tables, imported at start so the metadata and Alembic see all of them.
 MODEL_MODULES = (
+    "app.common.sequences",
     "app.auth.models",
     "app.audit.models",
     "app.signatures.models",

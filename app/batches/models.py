@@ -171,13 +171,3 @@ class Entry(Auditable, db.Model):
     @property
     def audit_lot_id(self) -> int | None:
         return self.lot_id
-
-
-class LotSequence(db.Model):
-    """The last lot number sequence used per product and year (row-locked while numbering)."""
-
-    __tablename__ = "lot_sequences"
-
-    product: Mapped[str] = mapped_column(String(80), primary_key=True)
-    year: Mapped[int] = mapped_column(primary_key=True)
-    last: Mapped[int] = mapped_column(default=0)

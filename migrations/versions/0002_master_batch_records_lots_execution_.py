@@ -38,11 +38,11 @@ def upgrade():
     with op.batch_alter_table('equipment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_equipment_type_code'), ['type_code'], unique=False)
 
-    op.create_table('lot_sequences',
-    sa.Column('product', sa.String(length=80), nullable=False),
+    op.create_table('number_sequences',
+    sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('product', 'year', name=op.f('pk_lot_sequences'))
+    sa.PrimaryKeyConstraint('name', 'year', name=op.f('pk_number_sequences'))
     )
     op.create_table('material_lots',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -250,7 +250,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_material_lots_item_code'))
 
     op.drop_table('material_lots')
-    op.drop_table('lot_sequences')
+    op.drop_table('number_sequences')
     with op.batch_alter_table('equipment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_equipment_type_code'))
 

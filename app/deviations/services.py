@@ -1,0 +1,86 @@
+"""Opening, investigating and closing deviations (21 CFR 211.192; Annex 11 §9)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import capture as audit
+from app.audit.capture import Actor
+from app.auth.models import User
+from app.common.errors import NotFound, RuleViolation
+from app.common.sequences import next_number
+from app.common.timeutil import utcnow
+from app.deviations.models import Category, Deviation, DeviationStatus, Severity
+from app.signatures.services import Credentials, sign
+
+
+def _number(session: Session) -> str:
+    year = utcnow().year
+    return f"DEV-{year}-{next_number(session, 'deviation', year):04d}"
+
+
+def open_deviation(
+    session: Session, actor: Actor, lot_id: int, category: Category, severity: Severity,
+    title: str, description: str, *, automatic: bool = False, step_record_id: int | None = None,
+    entry_id: int | None = None, qc_result_id: int | None = None, opened_by: User | None = None,
+) -> Deviation:  # fmt: skip
+    """Record a deviation on a lot (automatic ones are opened by the rule that found them)."""
+    if not (title or "").strip() or not (description or "").strip():
+        raise RuleViolation("A deviation needs a title and a description.", status=400)
+    deviation = Deviation(
+        number=_number(session), lot_id=lot_id, category=Category(category),
+        severity=Severity(severity), title=title.strip()[:200], description=description.strip(),
+        automatic=automatic, step_record_id=step_record_id, entry_id=entry_id,
+        qc_result_id=qc_result_id, opened_by_id=opened_by.id if opened_by else None,
+    )  # fmt: skip
+    with audit.action(session, "deviation.opened", actor):
+        session.add(deviation)
+    return deviation
+
+
+def get(session: Session, deviation_id: int) -> Deviation:
+    deviation = session.get(Deviation, deviation_id)
+    if deviation is None:
+        raise NotFound("No such deviation.")
+    return deviation
+
+
+def record_investigation(
+    session: Session, user: User, deviation: Deviation, root_cause: str, impact: str,
+    capa_ref: str | None, reason: str | None = None,
+) -> None:  # fmt: skip
+    """Record root cause, product impact and CAPA; changing what was written needs a reason."""
+    if deviation.status == DeviationStatus.CLOSED:
+        raise RuleViolation(f"{deviation.number} is closed; open a new deviation instead.")
+    if not (root_cause or "").strip() or not (impact or "").strip():
+        raise RuleViolation("Root cause and impact on the product are both required.", status=400)
+    first_entry = deviation.root_cause is None and deviation.impact is None
+    why = "first entry of the investigation" if first_entry else reason
+    with audit.action(session, "deviation.investigated", Actor.of(user), reason=why):
+        deviation.root_cause = root_cause.strip()
+        deviation.impact = impact.strip()
+        deviation.capa_ref = (capa_ref or "").strip() or None
+        deviation.status = DeviationStatus.INVESTIGATION
+
+
+def close(session: Session, qa_user: User, deviation: Deviation, credentials: Credentials,
+          comment: str | None = None) -> None:  # fmt: skip
+    """QA closes an investigated deviation with an e-signature (meaning approved)."""
+    if deviation.status == DeviationStatus.CLOSED:
+        raise RuleViolation(f"{deviation.number} is already closed.")
+    if deviation.status != DeviationStatus.INVESTIGATION:
+        raise RuleViolation("Record the investigation (root cause, impact) before closing.")
+    sign(session, qa_user, deviation, "approved", credentials, comment)
+    with audit.action(session, "deviation.closed", Actor.of(qa_user)):
+        deviation.status = DeviationStatus.CLOSED
+        deviation.closed_at = utcnow()
+        deviation.closed_by_id = qa_user.id
+
+
+def for_lot(session: Session, lot_id: int) -> list[Deviation]:
+    return list(session.scalars(select(Deviation).where(Deviation.lot_id == lot_id).order_by(Deviation.id)))
+
+
+def open_for_lot(session: Session, lot_id: int) -> list[Deviation]:
+    return [d for d in for_lot(session, lot_id) if d.is_open]
