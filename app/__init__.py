@@ -20,11 +20,15 @@ MODEL_MODULES = (
     "app.batches.models",
     "app.deviations.models",
     "app.qc.models",
+    "app.release.models",
 )
 BLUEPRINTS = (
     "app.auth.views",
     "app.home.views",
     "app.audit.views",
+    "app.batches.views",
+    "app.mbr.views",
+    "app.qc.views",
 )
 
 

@@ -45,12 +45,19 @@ def register(app: Flask) -> None:
     app.before_request(_force_password_change)
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
+    if "signatures" not in app.blueprints:
+        # Every module's signing pages include signatures/dialog.html; its folder must be known.
+        from app.signatures.views import bp as signatures_templates
+
+        app.register_blueprint(signatures_templates)
     app.register_error_handler(RuleViolation, _refused)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.jinja_env.filters["site_time"] = format_site
     app.jinja_env.filters["fromjson"] = json.loads
     app.jinja_env.globals["can"] = can
+    # Pages link to other modules' pages only when those exist (modules are optional).
+    app.jinja_env.globals["url_endpoints"] = lambda: current_app.view_functions.keys()
     app.jinja_env.globals["nav_links"] = lambda: [
         link for link in NAV_LINKS if link[0] in current_app.view_functions
     ]

@@ -41,7 +41,7 @@ class ExactDecimal(TypeDecorator):
         if value is None:
             return None
         if not isinstance(value, Decimal):
-            raise TypeError("measured values must be Decimal, never float")
+            raise TypeError(f"measured values must be Decimal (exact), not {type(value).__name__}")
         return str(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Decimal | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -32,3 +32,8 @@ def format_utc(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def site_today() -> date:
+    """Today's date at the site (expiry, calibration and training are by local calendar day)."""
+    return utcnow().astimezone(site_zone()).date()

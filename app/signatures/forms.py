@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app, session
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Length, Optional
 
+from app.common.errors import RuleViolation
 from app.common.web import client_ip
 from app.signatures.services import Credentials
 
@@ -15,8 +16,8 @@ class SignatureForm(FlaskForm):
     """Username (first signature of a session), password, policy acceptance, comment."""
 
     sig_username = StringField("Username", validators=[Optional(), Length(max=64)])
-    sig_password = PasswordField("Password", validators=[DataRequired(message="Enter your password to sign."),
-                                                        Length(max=256)])  # fmt: skip
+    # Optional here so a form can also just save; credentials() refuses a blank password.
+    sig_password = PasswordField("Password", validators=[Optional(), Length(max=256)])
     sig_accept_policy = BooleanField("I accept the electronic signature policy")
     sig_comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)])
 
@@ -27,7 +28,9 @@ def username_needed() -> bool:
 
 
 def credentials(form: SignatureForm) -> Credentials:
-    """The credentials typed into this request's signing dialog."""
+    """The credentials typed into this request's signing dialog (a blank password signs nothing)."""
+    if not form.sig_password.data:
+        raise RuleViolation("Enter your password to sign.", status=400)
     return Credentials(
         password=form.sig_password.data or "",
         username=form.sig_username.data,

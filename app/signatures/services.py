@@ -216,7 +216,7 @@ def _first_change_after(
         select(AuditEvent)
         .where(
             tuple_(AuditEvent.entity_type, AuditEvent.entity_id).in_(refs),
-            AuditEvent.occurred_at >= signature.signed_at,
+            AuditEvent.occurred_at > signature.signed_at,
             AuditEvent.action.not_like("signature.%"),
         )
         .order_by(AuditEvent.id)

@@ -1,0 +1,17 @@
+"""Batch execution rules. Views call these; nothing else changes lots, steps or entries."""
+
+from app.batches.services.corrections import correct_entry, get_entry
+from app.batches.services.entries import EntryRefused, StepInput, save_entries
+from app.batches.services.lots import (
+    available_steps,
+    get_lot,
+    get_step,
+    lots_in_progress,
+    start_lot,
+)
+from app.batches.services.signoff import complete_step, record_and_sign, verify_step
+
+__all__ = [
+    "EntryRefused", "StepInput", "available_steps", "complete_step", "correct_entry", "get_entry", "get_lot",
+    "get_step", "lots_in_progress", "record_and_sign", "save_entries", "start_lot", "verify_step",
+]  # fmt: skip
