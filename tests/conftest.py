@@ -7,6 +7,8 @@ CELLBATCH_TEST_DATABASE_URL is set. The schema is built by the real Alembic migr
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -66,6 +68,55 @@ def app(database_url: str) -> Iterator[Flask]:
     yield application
     with application.app_context():
         _db.engine.dispose()  # close pooled connections before the interpreter does
+
+
+@pytest.fixture
+def committing_app(database_url: str) -> Iterator[Flask]:
+    """A separate app on a fresh PostgreSQL database whose sessions really commit.
+
+    For tests where several threads race (signers, releasers, appenders): the rolled-back
+    `db` fixture cannot show what other connections see. Only for @pytest.mark.postgres tests.
+    """
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = f"{admin.url.database}_race_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    config = type("RaceConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
+    application = create_app(config)
+    with application.app_context():
+        upgrade()
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            _db.engine.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def run_in_threads(app: Flask, work: Callable[[int], object], count: int = 2) -> list[object]:
+    """Run work(i) in `count` threads, each in its own app context and session; results or errors."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def target(i: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results[i] = work(i)
+            except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
+                results[i] = exc
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
 
 
 class _BoundSession(FlaskSession):

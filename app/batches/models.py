@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.audit.capture import Auditable
+from app.auth.models import User
 from app.auth.roles import OPERATOR, QA, SUPERVISOR
 from app.common.models import str_enum
 from app.common.timeutil import utcnow
@@ -167,6 +168,7 @@ class Entry(Auditable, db.Model):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
 
     step_record: Mapped[StepRecord] = relationship(back_populates="entries", foreign_keys=[step_record_id])
+    entered_by: Mapped[User] = relationship(lazy="selectin")
 
     @property
     def audit_lot_id(self) -> int | None:

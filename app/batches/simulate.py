@@ -46,7 +46,7 @@ def _middle(low: Decimal | None, high: Decimal | None, decimals: int) -> Decimal
     if low is not None:
         return (low + abs(low) / 10 + quantum).quantize(quantum)
     if high is not None:
-        return (high / 2).quantize(quantum)
+        return (high - abs(high) / 10 - quantum).quantize(quantum)
     return Decimal(1).quantize(quantum)
 
 

@@ -58,8 +58,7 @@ def short_template(db):
     return make_effective(db, SHORT)
 
 
-@pytest.fixture
-def stock(db):
+def add_stock(db) -> dict:
     """Released, unexpired materials and calibrated equipment for SHORT-TEST, plus bad ones."""
     future = site_today() + timedelta(days=200)
     items = {
@@ -81,6 +80,11 @@ def stock(db):
     with audit.action(db, "test.stock", SYSTEM):
         db.add_all(items.values())
     return items
+
+
+@pytest.fixture
+def stock(db):
+    return add_stock(db)
 
 
 @pytest.fixture

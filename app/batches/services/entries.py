@@ -49,10 +49,10 @@ class EntryRefused(RuleViolation):
         self.field_errors = field_errors
 
 
-def conflict(step: StepRecord) -> ConcurrentChange:
+def conflict(step_code: str) -> ConcurrentChange:
     """The refusal of a save that lost the race against another user's save of the step."""
     return ConcurrentChange(
-        f"Step {step.step_code} was changed by someone else while you were entering data. "
+        f"Step {step_code} was changed by someone else while you were entering data. "
         "Nothing of yours was saved; reload the step, check what was recorded, then enter again."
     )
 
@@ -60,7 +60,7 @@ def conflict(step: StepRecord) -> ConcurrentChange:
 def check_version(step: StepRecord, expected_version: int | None) -> None:
     """Refuse a save based on an out-of-date page (someone else saved the step meanwhile)."""
     if expected_version is not None and step.version_id != expected_version:
-        raise conflict(step)
+        raise conflict(step.step_code)
 
 
 def touch(step: StepRecord) -> None:
@@ -121,10 +121,10 @@ def save_entries(
     expected_version: int | None,
 ) -> list[Entry]:  # fmt: skip
     """Record the values given for inputs not yet recorded; all are saved or none."""
-    lot = step.lot
+    lot, code = step.lot, step.step_code
     check_workable(lot, step)
     if step.status in (StepStatus.AWAITING_VERIFICATION, StepStatus.COMPLETE):
-        raise RuleViolation(f"Step {step.step_code} is signed; change a value with a correction.")
+        raise RuleViolation(f"Step {code} is signed; change a value with a correction.")
     check_version(step, expected_version)
     require_training(session, user, lot.template_version.code, site_today())
     step_def = lot.template_version.definition.step(step.step_code)
@@ -147,8 +147,8 @@ def save_entries(
             step.status = StepStatus.IN_PROGRESS
             step.started_at = step.started_at or utcnow()
             touch(step)
-    except StaleDataError:
-        raise conflict(step) from None
+    except StaleDataError:  # another save won between our read and our write
+        raise conflict(code) from None
     for entry, result, input_def in saved:
         if result.action:
             open_limit_deviation(session, user, lot, step, entry, input_def)

@@ -25,7 +25,7 @@ def complete_step(
     expected_version: int | None, comment: str | None = None,
 ) -> None:  # fmt: skip
     """Sign a step as performed: every required value recorded, holds and yields checked."""
-    lot = step.lot
+    lot, code = step.lot, step.step_code
     check_workable(lot, step)
     if step.status in (StepStatus.AWAITING_VERIFICATION, StepStatus.COMPLETE):
         raise RuleViolation(f"Step {step.step_code} is already signed as performed.")
@@ -44,8 +44,8 @@ def complete_step(
             step.completed_at = step.completed_at or utcnow()
             step.status = StepStatus.AWAITING_VERIFICATION if step_def.critical else StepStatus.COMPLETE
             touch(step)
-    except StaleDataError:
-        raise conflict(step) from None
+    except StaleDataError:  # another save won between our read and our write
+        raise conflict(code) from None
     if first_completion:
         _check_holds(session, user, lot, step, step_def)
     _check_yields(session, user, lot, step)
@@ -57,7 +57,7 @@ def verify_step(
     expected_version: int | None, comment: str | None = None,
 ) -> None:  # fmt: skip
     """A second person verifies a critical step (never the performer: the signing rule says so)."""
-    lot = step.lot
+    lot, code = step.lot, step.step_code
     if step.status != StepStatus.AWAITING_VERIFICATION:
         raise RuleViolation(f"Step {step.step_code} is not awaiting verification.")
     if lot.status != LotStatus.IN_PROGRESS:
@@ -70,8 +70,8 @@ def verify_step(
             step.verified_by_id = user.id
             step.status = StepStatus.COMPLETE
             touch(step)
-    except StaleDataError:
-        raise conflict(step) from None
+    except StaleDataError:  # another save won between our read and our write
+        raise conflict(code) from None
     _close_execution_if_done(session, user, lot)
 
 
