@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -26,6 +27,14 @@ def _dev_secret_key() -> str:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+#: Where `flask documents dev-key` writes the development document signing key (never production).
+DEV_SIGNING_DIR = INSTANCE_DIR / "document-signing"
+
+
+def _dev_file(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 class Config:
@@ -64,6 +73,21 @@ class Config:
         "approved myself.",
     )
     LOT_NUMBER_PATTERN = _env("LOT_NUMBER_PATTERN", "{product}-{yyyy}-{seq:04d}")
+
+    # Documents (issue #8). The QR code of every PDF points at PUBLIC_BASE_URL/verify/doc/<id>.
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    #: PEM paths of the site's document signing key and certificate (PAdES); unset: unsigned.
+    SIGNING_KEY = _env("SIGNING_KEY")
+    SIGNING_CERT = _env("SIGNING_CERT")
+    #: Shelf life per master batch record code, in months, printed as the CoA's expiry date
+    #: (facility values, check): JSON, e.g. {"XS411-DA-NPC": 12}. A product without one
+    #: gets "not assigned".
+    SHELF_LIFE_MONTHS = json.loads(_env("SHELF_LIFE_MONTHS", '{"XS411-DA-NPC": 12, "XS228-MN-NPC": 12}') or "{}")
+    #: Largest file the public verification page accepts.
+    VERIFY_MAX_BYTES = _env_int("VERIFY_MAX_BYTES", 20 * 1024 * 1024)
+    VERIFY_RATE_LIMIT = _env("VERIFY_RATE_LIMIT", "30 per minute")
+    #: No request body may exceed this (CSRF checks read forms before any view can limit them).
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
     ENV_NAME = "base"
     TESTING = False
 
@@ -73,6 +97,9 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     SECRET_KEY = _env("SECRET_KEY") or _dev_secret_key()
+    # `flask init` makes a self-signed development key here (flask documents dev-key).
+    SIGNING_KEY = _env("SIGNING_KEY") or _dev_file(DEV_SIGNING_DIR / "key.pem")
+    SIGNING_CERT = _env("SIGNING_CERT") or _dev_file(DEV_SIGNING_DIR / "cert.pem")
 
 
 class TestConfig(Config):

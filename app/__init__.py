@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "app.deviations.models",
     "app.qc.models",
     "app.release.models",
+    "app.documents.models",
 )
 BLUEPRINTS = (
     "app.auth.views",
@@ -29,6 +30,12 @@ BLUEPRINTS = (
     "app.batches.views",
     "app.mbr.views",
     "app.qc.views",
+    "app.qc.results_views",
+    "app.release.views",
+    "app.inventory.views",
+    "app.training.views",
+    "app.deviations.views",
+    "app.documents.views",
 )
 
 
@@ -38,6 +45,7 @@ def create_app(config: type | str | None = None) -> Flask:
     _load_config(app, config)
     _init_extensions(app)
     _register_blueprints(app)
+    _register_hooks()
     from app import web
 
     web.register(app)
@@ -71,6 +79,15 @@ def _init_extensions(app: Flask) -> None:
     passwords.configure(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_COST"))
     with app.app_context():
         configure_engine(db.engine)
+
+
+def _register_hooks() -> None:
+    """Cross-module hooks, in one place: documents are rendered when QA disposes of a lot."""
+    from app.documents.services import render_lot_documents
+    from app.release.services import DISPOSITION_HOOKS
+
+    if render_lot_documents not in DISPOSITION_HOOKS:
+        DISPOSITION_HOOKS.append(render_lot_documents)
 
 
 def _register_blueprints(app: Flask) -> None:

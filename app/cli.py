@@ -1,12 +1,14 @@
-"""flask commands: init, seed-demo, users ..., audit verify (and the domain loaders)."""
+"""flask commands: init, seed-demo, templates load, specs load, users ..., audit verify."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.orm import Session
 
 from app.audit import capture as audit
 from app.audit.capture import Actor
@@ -15,7 +17,16 @@ from app.auth import services as users_service
 from app.auth.policy import AccountPolicy
 from app.common.db import unit_of_work
 from app.common.errors import RuleViolation
+from app.documents.cli import documents_cli, ensure_dev_key
 from app.extensions import db
+from app.mbr import services as definitions
+from app.mbr.models import TemplateVersion
+from app.mbr.schema import parse_template
+from app.mbr.versioning import DefinitionStatus
+from app.qc.models import SpecVersion
+from app.qc.spec_schema import parse_spec
+from app.signatures.services import Credentials
+from config import BASE_DIR
 
 DEMO_PASSWORD = "cellbatch-demo-2026"  # noqa: S105 - development demo only, refused in production
 DEMO_USERS = (
@@ -29,9 +40,16 @@ DEMO_USERS = (
     ("aud.erin", "Erin Walsh", ["auditor"]),
     ("admin", "Site Administrator", ["admin"]),
 )
+#: The demo QA user who approves the shipped definitions (never their author: CLI loads have none).
+DEMO_QA = "qa.alex"
+#: The shipped definitions: (label, model, parse function, default directory).
+TEMPLATES = ("Master batch records", TemplateVersion, parse_template, BASE_DIR / "batch_templates")
+SPECS = ("QC specifications", SpecVersion, parse_spec, BASE_DIR / "qc_specs")
 
 users_cli = AppGroup("users", help="Manage user accounts from the server console.")
 audit_cli = AppGroup("audit", help="Audit trail checks.")
+templates_cli = AppGroup("templates", help="Master batch records (batch_templates/*.yaml).")
+specs_cli = AppGroup("specs", help="QC release specifications (qc_specs/*.yaml).")
 
 
 def register(app: Flask) -> None:
@@ -39,6 +57,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(templates_cli)
+    app.cli.add_command(specs_cli)
+    app.cli.add_command(documents_cli)
 
 
 def _fail(exc: RuleViolation) -> None:
@@ -49,19 +70,84 @@ def _fail(exc: RuleViolation) -> None:
 
 
 @click.command("init")
+@with_appcontext
 def init() -> None:
     """Apply migrations and load master batch records and QC specifications."""
     from flask_migrate import upgrade
 
     upgrade()
     click.echo("Database migrated.")
-    for loader in current_app.extensions.get("cellbatch.loaders", []):
-        loader()
+    if current_app.config["ENV_NAME"] != "production":
+        key, _, created = ensure_dev_key()
+        click.echo(f"Development document signing key {'created' if created else 'present'}: {key.parent}")
+    # Both kinds are loaded even if the first has a refused file, so every problem is shown.
+    loaded = [_load(kind, None, None) for kind in (TEMPLATES, SPECS)]
+    if not all(loaded):
+        sys.exit(1)
+
+
+def _load(kind: tuple, path: Path | None, author_name: str | None) -> bool:
+    """Load definition files, print what happened to each; False if any file was refused."""
+    label, model, parse, default_dir = kind
+    try:
+        with unit_of_work(db.session) as session:
+            author = None
+            if author_name is not None:
+                author = users_service.find_user(session, author_name)
+                if author is None:
+                    raise RuleViolation(f"No user {author_name!r}.")
+            results = definitions.load_directory(session, model, parse, _shown(path or default_dir), author)
+            lines = [_describe(result) for result in results]
+    except RuleViolation as exc:
+        _fail(exc)
+    counts = {o: sum(r.outcome == o for r in results) for o in (definitions.NEW_VERSION,
+              definitions.NEW_REVISION, definitions.UNCHANGED, definitions.REFUSED)}  # fmt: skip
+    for result, line in zip(results, lines, strict=True):
+        click.echo(line, err=result.outcome == definitions.REFUSED)
+    click.echo(f"{label}: " + ", ".join(f"{n} {o}" for o, n in counts.items()) + ".")
+    return counts[definitions.REFUSED] == 0
+
+
+def _shown(path: Path) -> Path:
+    """The path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _describe(result: definitions.LoadResult) -> str:
+    """One line per file (and one per problem of a refused file)."""
+    if result.outcome == definitions.REFUSED:
+        return "\n".join([f"REFUSED    {result.filename} (nothing stored)"]
+                         + [f"    {problem}" for problem in result.problems])  # fmt: skip
+    row = result.row
+    return (f"{result.outcome:<13} {row.label} ({row.status.value}) from {result.filename}, "
+            f"sha256 {row.source_sha256[:16]}…")
+
+
+@templates_cli.command("load")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--author", "author", metavar="USERNAME", help="The user who authored the files.")
+def templates_load(path: Path | None, author: str | None) -> None:
+    """Load master batch records (default: batch_templates/); exit 1 if any file is refused."""
+    if not _load(TEMPLATES, path, author):
+        sys.exit(1)
+
+
+@specs_cli.command("load")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--author", "author", metavar="USERNAME", help="The user who authored the files.")
+def specs_load(path: Path | None, author: str | None) -> None:
+    """Load QC specifications (default: qc_specs/); exit 1 if any file is refused."""
+    if not _load(SPECS, path, author):
+        sys.exit(1)
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
-    """Create one demo user per role (development only) and print their logins."""
+    """Create one demo user per role and make the shipped definitions effective (development only)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("seed-demo is refused in production")
     policy = AccountPolicy.current()
@@ -76,6 +162,34 @@ def seed_demo() -> None:
     click.echo("Demo users (development only), password for all: " + DEMO_PASSWORD)
     for username, full_name, roles in DEMO_USERS:
         click.echo(f"  {username:<10} {', '.join(roles):<11} {full_name}")
+    try:
+        with unit_of_work(db.session) as session:
+            promoted = [line for kind in (TEMPLATES, SPECS) for line in _make_shipped_effective(session, kind)]
+    except RuleViolation as exc:
+        _fail(exc)
+    for line in promoted:
+        click.echo(line)
+
+
+def _make_shipped_effective(session: Session, kind: tuple) -> list[str]:
+    """Approve and make effective the shipped files' versions, through the real services."""
+    label, model, parse, directory = kind
+    results = definitions.load_directory(session, model, parse, _shown(directory), None)
+    for problem in (p for r in results for p in r.problems):
+        click.echo(f"Not made effective (invalid file): {problem}", err=True)
+    qa = users_service.find_user(session, DEMO_QA)
+    # The demo password is known here; the ceremony (re-authentication, policy) is the real one.
+    creds = Credentials(DEMO_PASSWORD, username=DEMO_QA, username_required=True, accept_policy=True)
+    done = []
+    for row in sorted({r.row for r in results if r.row is not None}, key=lambda r: (r.code, r.version, r.revision)):
+        if row.status == DefinitionStatus.DRAFT:
+            definitions.approve(session, qa, row, creds, "Demo data: shipped example")
+        current = definitions.effective_version(session, model, row.code)
+        newer = current is None or (current.version, current.revision) < (row.version, row.revision)
+        if row.status == DefinitionStatus.APPROVED and newer:
+            definitions.make_effective(session, qa, row, None, "Demo data: flask seed-demo")
+            done.append(f"Effective: {row.label} ({label}, approved by {DEMO_QA})")
+    return done
 
 
 @users_cli.command("create")
@@ -125,12 +239,20 @@ def users_unlock(username: str, reason: str) -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit chain; exit 1 naming the first broken event."""
+    """Verify the audit chain, then every record and signature against the trail; exit 1 if not."""
+    from app.audit.integrity import check_all
+    from app.signatures.integrity import check_signatures
+
     with db.engine.connect() as connection:
         report = verify_chain(connection)
-    if report.ok:
-        click.echo(f"OK: {report.count} audit events verified; head {report.head_hash}")
-        return
-    click.echo(f"BROKEN at audit event {report.broken_id}: {report.problem} "
-               f"({report.count} events verified before it)", err=True)  # fmt: skip
-    sys.exit(1)
+        if not report.ok:
+            click.echo(f"BROKEN at audit event {report.broken_id}: {report.problem} "
+                       f"({report.count} events verified before it)", err=True)  # fmt: skip
+            sys.exit(1)
+        click.echo(f"Chain OK: {report.count} audit events verified; head {report.head_hash}")
+        mismatches = check_all(connection, db.Model) + check_signatures(connection)
+    for mismatch in mismatches:
+        click.echo(f"CHANGED OUTSIDE THE APPLICATION: {mismatch}", err=True)
+    if mismatches:
+        sys.exit(1)
+    click.echo("Records OK: every record and signature matches its audit trail.")

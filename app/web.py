@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 NAV_LINKS = (
     ("batches.worklist", "Lots", (OPERATOR, SUPERVISOR, QA, QC_ANALYST)),
     ("mbr.index", "Master batch records", (SUPERVISOR, QA, OPERATOR)),
+    ("deviations.index", "Deviations", (OPERATOR, SUPERVISOR, QC_ANALYST, QA, AUDITOR)),
+    ("inventory.material_lots", "Materials", (OPERATOR, SUPERVISOR, QA, QC_ANALYST, AUDITOR)),
+    ("inventory.equipment_list", "Equipment", (OPERATOR, SUPERVISOR, QA, QC_ANALYST, AUDITOR)),
+    ("training.records", "Training", (SUPERVISOR, QA, AUDITOR)),
     ("qc.index", "QC", (QC_ANALYST, QA)),
     ("release.index", "Release", (QA,)),
     ("documents.portal", "Auditor portal", (AUDITOR, QA)),

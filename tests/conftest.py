@@ -27,6 +27,8 @@ from app.auth.policy import AccountPolicy
 from app.extensions import db as _db
 from config import TestConfig
 
+pytest_plugins = ["tests.lot_fixtures"]
+
 PASSWORD = "correct-horse-battery-9"  # noqa: S105 - test accounts only
 
 
@@ -147,10 +149,16 @@ def db(app: Flask) -> Iterator:
         try:
             yield _db.session
         finally:
-            _db.session.remove()
-            _db.session = original
-            outer.rollback()
-            connection.close()
+            # Each step in its own finally: a test that broke its transaction must still leave
+            # nothing open, or the next test waits forever on a lock (seen on PostgreSQL).
+            try:
+                _db.session.remove()
+            finally:
+                _db.session = original
+                try:
+                    outer.rollback()
+                finally:
+                    connection.close()
 
 
 @pytest.fixture

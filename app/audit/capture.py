@@ -159,9 +159,9 @@ def _identity(obj: Any) -> str:
     return ":".join(str(part) for part in key)
 
 
-def _plain(obj: Any, key: str, value: Any) -> Any:
-    """A JSON-safe, exact representation of a column value for the trail."""
-    if key in obj.__audit_secret_fields__ and value is not None:
+def plain_value(model: Any, key: str, value: Any) -> Any:
+    """A JSON-safe, exact representation of a column value for the trail (also for replay)."""
+    if key in model.__audit_secret_fields__ and value is not None:
         return "(secret changed)"
     if isinstance(value, Decimal):
         return str(value)
@@ -194,14 +194,14 @@ def _diff(obj: Any) -> dict[str, list[Any]]:
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
         if old != new:
-            changes[key] = [_plain(obj, key, old), _plain(obj, key, new)]
+            changes[key] = [plain_value(obj, key, old), plain_value(obj, key, new)]
     return changes
 
 
 def _snapshot(obj: Any, new: bool) -> dict[str, list[Any]]:
     """All set values of an inserted (old None) or deleted (new None) object."""
     state = inspect(obj).dict
-    values = {key: _plain(obj, key, state[key]) for key in _columns(obj) if key in state}
+    values = {key: plain_value(obj, key, state[key]) for key in _columns(obj) if key in state}
     return {k: ([None, v] if new else [v, None]) for k, v in values.items() if v is not None}
 
 
@@ -252,11 +252,42 @@ def _write_events(session: Session, _context: Any) -> None:
     append_events(session.connection(), rows)
 
 
+def _auditable_tables() -> list[Any]:
+    """The tables of every mapped Auditable class."""
+    tables, classes = [], list(Auditable.__subclasses__())
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if getattr(cls, "__table__", None) is not None:
+            tables.append(cls.__table__)
+    return tables
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_writes(state: Any) -> None:
-    """ORM bulk UPDATE/DELETE would skip the flush listener: refuse it on auditable models."""
-    if not (state.is_update or state.is_delete):
+    """Bulk INSERT/UPDATE/DELETE through the session would skip the flush listener: refuse them
+    on auditable models, whether the statement names the model or only its table."""
+    if not (state.is_insert or state.is_update or state.is_delete):
         return
     for mapper in state.all_mappers:
         if issubclass(mapper.class_, Auditable):
             raise UnauditedChange(f"bulk write to {mapper.class_.__name__} bypasses the audit")
+    table = getattr(state.statement, "table", None)
+    if table is not None and any(table is t for t in _auditable_tables()):
+        raise UnauditedChange(f"bulk write to table {table.name} bypasses the audit")
+
+
+@event.listens_for(Auditable, "mapper_configured", propagate=True)
+def _load_old_values(mapper: Any, class_: type) -> None:
+    """Load the stored value before a column is overwritten, so the trail shows old -> new.
+
+    Without this, setting an attribute that a commit had expired records None as the old
+    value (SQLAlchemy does not load what it is about to replace) and an unchanged value as
+    a change.
+    """
+    for prop in mapper.column_attrs:
+        event.listen(getattr(class_, prop.key), "set", _keep_history, active_history=True)
+
+
+def _keep_history(_target: Any, _value: Any, _old: Any, _initiator: Any) -> None:
+    """No-op: registering it with active_history=True is what loads the old value."""

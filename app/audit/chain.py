@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +77,15 @@ class ChainReport:
 
 def iter_events(connection: Connection, batch: int = 5000) -> Iterator[Any]:
     """Stream events in chain order without holding them all in memory."""
-    result = connection.execution_options(stream_results=True, yield_per=batch).execute(
-        select(_table).order_by(_table.c.id)
-    )
-    yield from result
+    # Options on the statement, not on the connection: Connection.execution_options() changes
+    # the connection in place, and a session's connection then ran every later statement
+    # (even ROLLBACK TO SAVEPOINT) through a server-side cursor on PostgreSQL.
+    query = select(_table).order_by(_table.c.id).execution_options(stream_results=True, yield_per=batch)
+    result = connection.execute(query)
+    try:
+        yield from result
+    finally:
+        result.close()  # a broken link stops reading early: close the server-side cursor
 
 
 def verify_rows(rows: Iterable[Any]) -> ChainReport:
@@ -101,4 +107,5 @@ def verify_rows(rows: Iterable[Any]) -> ChainReport:
 
 def verify_chain(connection: Connection) -> ChainReport:
     """Verify the whole audit trail as stored."""
-    return verify_rows(iter_events(connection))
+    with closing(iter_events(connection)) as rows:
+        return verify_rows(rows)

@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -24,8 +25,9 @@ class RolesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _role_choices() -> list[tuple[str, str]]:
-    return [(r, ROLE_LABELS[r]) for r in ALL_ROLES]
+def _role_choices() -> list[SelectChoice]:
+    # SelectChoice, not (value, label) tuples: WTForms 3.3 deprecates tuples (a warning per page).
+    return [SelectChoice(r, ROLE_LABELS[r]) for r in ALL_ROLES]
 
 
 class UserCreateForm(FlaskForm):

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.auth.roles import ROLE_LABELS
+from app.common.errors import NotPermitted
+
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
 _ATTR = "cellbatch_access"
@@ -56,3 +59,10 @@ def allows(access: Any, user: Any) -> bool:
 def can(user: Any, *role_names: str) -> bool:
     """Named permission check for templates and services alike."""
     return getattr(user, "is_authenticated", False) and user.has_role(*role_names)
+
+
+def require_roles(user: Any, allowed: tuple[str, ...] | frozenset[str], doing: str) -> None:
+    """Services check roles too (not only routes), so CLI and engine callers obey the same rule."""
+    if not can(user, *allowed) or not getattr(user, "active", False):
+        names = " or ".join(ROLE_LABELS.get(r, r) for r in sorted(allowed))
+        raise NotPermitted(f"Only an active {names} user may {doing}.")

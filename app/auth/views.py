@@ -29,7 +29,9 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 
 def _safe_next(target: str | None) -> str:
     """Only redirect within this site after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" as "//host" and drop tabs and newlines, so refuse those too.
+    unsafe = target is None or "\\" in target or any(ord(c) < 32 for c in target)
+    if target and not unsafe and target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("home.index")
 
@@ -74,7 +76,9 @@ def change_password() -> Response | tuple[str, int] | str:
     if error:
         return render_template("auth/change_password.html", form=form, error=error), error.status
     db.session.commit()
-    login_user(current_user)  # the session token rotated with the password
+    # The session token rotated with the password. Pass the User itself: handing Flask-Login
+    # the current_user proxy stores the proxy in g, which then resolves to itself forever.
+    login_user(current_user._get_current_object())
     flash("Your password was changed.", "success")
     return redirect(url_for("home.index"))
 

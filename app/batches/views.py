@@ -13,7 +13,7 @@ from app.batches.services.overview import lot_overview, step_signatures
 from app.common.forms import choices
 from app.common.web import attempt
 from app.extensions import db
-from app.mbr.models import TemplateStatus, TemplateVersion
+from app.mbr.models import TemplateVersion
 from app.signatures.forms import SignatureForm, credentials, signed_in_session
 from app.signatures.services import EsigPolicy, has_accepted_policy
 
@@ -36,8 +36,8 @@ def worklist() -> str:
 @roles(SUPERVISOR)
 def start() -> Response | str:
     form = forms.StartLotForm()
-    effective = db.session.query(TemplateVersion).filter_by(status=TemplateStatus.EFFECTIVE).all()
-    form.template_version_id.choices = choices((v.id, f"{v.label} — {v.title}") for v in effective)
+    startable = services.startable_versions(db.session)
+    form.template_version_id.choices = choices((v.id, f"{v.label} — {v.title}") for v in startable)
     if form.validate_on_submit():
         version = db.session.get(TemplateVersion, form.template_version_id.data)
         lot = services.start_lot(db.session, current_user, version, form.starting_material.data,

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from app.common.errors import RuleViolation
+from app.common.errors import ConcurrentChange, RuleViolation
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +67,20 @@ def unit_of_work(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def refuse_concurrent(message: str, *constraints: str) -> Iterator[None]:
+    """Turn a lost race (stale version, or one of these unique constraints) into ConcurrentChange.
+
+    `constraints` are the names (or "table.column" as SQLite reports them) of the unique
+    constraints that serialize the action; any other integrity error is a bug and propagates.
+    """
+    try:
+        yield
+    except StaleDataError:
+        raise ConcurrentChange(message) from None
+    except IntegrityError as exc:
+        if not any(name in str(exc.orig) for name in constraints):
+            raise
+        raise ConcurrentChange(message) from None

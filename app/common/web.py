@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import request
+from flask import flash, redirect, request
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 
 from app.common.db import finish_refusal
 from app.common.errors import RuleViolation
@@ -26,3 +28,22 @@ def attempt(service: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T | N
 
 def client_ip() -> str:
     return request.remote_addr or "unknown"
+
+
+def submit(
+    form: FlaskForm, apply: Callable[[], T], done: str, next_url: str | Callable[[T], str],
+    page: Callable[[RuleViolation | None], str],
+) -> Response | tuple[str, int]:  # fmt: skip
+    """The POST half of a thin view: validate, call one service, then redirect with `done`.
+
+    An invalid form or a refusal shows the page again (`page(error)`) with what was typed, so
+    a reason or a comment is never lost, and answers 400 or the refusal's status. `next_url`
+    may be a function of the service's result (e.g. the page of the record just created).
+    """
+    if not form.validate_on_submit():
+        return page(None), 400
+    result, error = attempt(apply)
+    if error is not None:
+        return page(error), error.status
+    flash(done, "success")
+    return redirect(next_url(result) if callable(next_url) else next_url)

@@ -44,6 +44,10 @@ class MaterialLot(Auditable, db.Model):
     version_id: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version_id}
 
+    def expired_on(self, today: date) -> bool:
+        """The expiry date is the last day of use; from the next site day the lot is expired."""
+        return today > self.expiry_date
+
 
 class EquipmentStatus(enum.StrEnum):
     ACTIVE = "active"
@@ -66,3 +70,7 @@ class Equipment(Auditable, db.Model):
     status: Mapped[EquipmentStatus] = mapped_column(str_enum(EquipmentStatus), default=EquipmentStatus.ACTIVE)
     #: Last day on which the item may be used (calibration due on this date).
     calibration_due: Mapped[date | None]
+
+    def calibration_overdue_on(self, today: date) -> bool:
+        """Calibration is due on `calibration_due` (last usable day); None: no calibration needed."""
+        return self.calibration_due is not None and today > self.calibration_due

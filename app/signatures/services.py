@@ -17,7 +17,7 @@ from app.auth.passwords import verify_password
 from app.auth.policy import AccountPolicy
 from app.auth.roles import NON_SIGNING_ROLES
 from app.auth.services import count_failed_password
-from app.common.canonical import content_hash, sha256_hex
+from app.common.canonical import canonical_json, content_hash, sha256_hex
 from app.common.errors import NotPermitted, RuleViolation
 from app.common.timeutil import utcnow
 from app.signatures.models import MEANINGS, PolicyAcceptance, Signature
@@ -211,12 +211,26 @@ def signatures_of(
 def _first_change_after(
     session: Session, refs: list[tuple[str, str]], signature: Signature
 ) -> AuditEvent | None:
-    """The earliest recorded change to the signed content after the signature."""
+    """The earliest recorded change to the signed content after the signature.
+
+    "After" is the chain order, not the clock: events of one transaction (or one clock tick)
+    share a timestamp, so comparing times named an earlier change (>=) or none at all (>).
+    """
+    signed_event_id = session.scalar(
+        select(AuditEvent.id).where(
+            AuditEvent.action == f"signature.{signature.meaning}",
+            AuditEvent.entity_type == signature.entity_type,
+            AuditEvent.entity_id == signature.entity_id,
+            AuditEvent.changes == canonical_json({"signature": [None, signature.id]}),
+        )
+    )
+    after = (AuditEvent.id > signed_event_id if signed_event_id is not None
+             else AuditEvent.occurred_at > signature.signed_at)  # fmt: skip
     return session.scalar(
         select(AuditEvent)
         .where(
             tuple_(AuditEvent.entity_type, AuditEvent.entity_id).in_(refs),
-            AuditEvent.occurred_at > signature.signed_at,
+            after,
             AuditEvent.action.not_like("signature.%"),
         )
         .order_by(AuditEvent.id)

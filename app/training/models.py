@@ -26,3 +26,10 @@ class TrainingRecord(Auditable, db.Model):
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+    def expired_on(self, today: date) -> bool:
+        """`expires_on` is the last day the training counts; the site's next day it has expired."""
+        return today > self.expires_on
+
+    def valid_on(self, today: date) -> bool:
+        return self.revoked_at is None and self.trained_on <= today and not self.expired_on(today)

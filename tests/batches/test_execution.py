@@ -51,7 +51,7 @@ def test_only_a_supervisor_starts_a_lot_and_only_on_an_effective_version(db, flo
         services.start_lot(db, floor.op1, floor.template, "WCB", "{seq}")
     with audit.action(db, "test.superseded", Actor.system("tests")):
         floor.template.status = TemplateStatus.SUPERSEDED
-    with pytest.raises(RuleViolation, match="Effective"):
+    with pytest.raises(RuleViolation, match="not in force"):
         services.start_lot(db, floor.supervisor, floor.template, "WCB", "{seq}")
     db.rollback()
 

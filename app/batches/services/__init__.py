@@ -8,10 +8,11 @@ from app.batches.services.lots import (
     get_step,
     lots_in_progress,
     start_lot,
+    startable_versions,
 )
 from app.batches.services.signoff import complete_step, record_and_sign, verify_step
 
 __all__ = [
     "EntryRefused", "StepInput", "available_steps", "complete_step", "correct_entry", "get_entry", "get_lot",
-    "get_step", "lots_in_progress", "record_and_sign", "save_entries", "start_lot", "verify_step",
+    "get_step", "lots_in_progress", "record_and_sign", "save_entries", "start_lot", "startable_versions", "verify_step",
 ]  # fmt: skip

@@ -96,7 +96,7 @@ def build_entry(
         if input_def.quantity is not None:
             entry.quantity = input_def.validate_quantity(raw.quantity)
             entry.unit = input_def.quantity.unit
-        consume(session, material, entry.quantity, Actor.of(user))
+        consume(session, material, entry.quantity, Actor.of(user), unit=entry.unit)
         entry.material_lot_id = material.id
     elif isinstance(input_def, EquipmentInput):
         entry.equipment_id = usable_equipment(session, entry.value_text, input_def.equipment_type, today).id

@@ -14,6 +14,7 @@ from app.common.errors import NotFound, NotPermitted, RuleViolation
 from app.common.sequences import next_number
 from app.common.timeutil import utcnow
 from app.mbr.models import TemplateStatus, TemplateVersion
+from app.mbr.services import effective_versions, in_force
 
 
 def lot_number(session: Session, version: TemplateVersion, pattern: str) -> str:
@@ -35,8 +36,8 @@ def start_lot(
     """Start a lot on an Effective template version; it stays bound to that version for life."""
     if not supervisor.has_role(SUPERVISOR):
         raise NotPermitted("Only a production supervisor starts a lot.")
-    if version.status != TemplateStatus.EFFECTIVE:
-        raise RuleViolation(f"{version.label} is {version.status}; lots start only on the Effective version.")
+    if version.status != TemplateStatus.EFFECTIVE or not in_force(version):
+        raise RuleViolation(f"{version.label} is not in force; lots start only on the Effective version in force.")
     if not (starting_material or "").strip():
         raise RuleViolation("Record the starting material (working cell bank vial lot).", status=400)
     lot = Lot(
@@ -51,6 +52,11 @@ def start_lot(
         for seq, step in enumerate(version.definition.steps, start=1):
             session.add(StepRecord(lot=lot, lot_id=lot.id, step_code=step.code, seq=seq))
     return lot
+
+
+def startable_versions(session: Session) -> list[TemplateVersion]:
+    """The template versions in force now, one per code: what a supervisor may start."""
+    return effective_versions(session, TemplateVersion)
 
 
 def get_lot(session: Session, lot_id: int) -> Lot:
