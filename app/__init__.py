@@ -44,6 +44,7 @@ def create_app(config: type | str | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     _load_config(app, config)
     _init_extensions(app)
+    _register_converters(app)
     _register_blueprints(app)
     _register_hooks()
     from app import web
@@ -88,6 +89,13 @@ def _register_hooks() -> None:
 
     if render_lot_documents not in DISPOSITION_HOOKS:
         DISPOSITION_HOOKS.append(render_lot_documents)
+
+
+def _register_converters(app: Flask) -> None:
+    """Before any route exists: `<int:...>` accepts only ids the database can hold (else 404)."""
+    from app.common.web import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def _register_blueprints(app: Flask) -> None:

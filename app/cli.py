@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,8 +16,10 @@ from app.audit.capture import Actor
 from app.audit.chain import verify_chain
 from app.auth import services as users_service
 from app.auth.policy import AccountPolicy
+from app.backup import backup_command
 from app.common.db import unit_of_work
 from app.common.errors import RuleViolation
+from app.common.timeutil import utcnow
 from app.documents.cli import documents_cli, ensure_dev_key
 from app.extensions import db
 from app.mbr import services as definitions
@@ -60,6 +63,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(templates_cli)
     app.cli.add_command(specs_cli)
     app.cli.add_command(documents_cli)
+    app.cli.add_command(backup_command)
 
 
 def _fail(exc: RuleViolation) -> None:
@@ -145,30 +149,61 @@ def specs_load(path: Path | None, author: str | None) -> None:
 
 
 @click.command("seed-demo")
+@click.option("--lots/--no-lots", default=True, help="Also create the three demo lots (first run only).")
 @with_appcontext
-def seed_demo() -> None:
-    """Create one demo user per role and make the shipped definitions effective (development only)."""
+def seed_demo(lots: bool) -> None:
+    """Create the demo site: users, effective definitions, stock, training and lots (development only)."""
     if current_app.config["ENV_NAME"] == "production":
         raise click.ClickException("seed-demo is refused in production")
-    policy = AccountPolicy.current()
-    with unit_of_work(db.session) as session:
-        for username, full_name, roles in DEMO_USERS:
-            if users_service.find_user(session, username) is None:
-                user = users_service.create_user(session, None, username, full_name, roles,
-                                                 DEMO_PASSWORD, policy)  # fmt: skip
-                # Demo accounts skip the forced first change so a new user sees the system at once.
-                with audit.action(session, "user.demo_seeded", Actor.system("flask seed-demo")):
-                    user.must_change_password = False
+    first_run = users_service.find_user(db.session, DEMO_USERS[0][0]) is None
+    if first_run and lots:
+        _seed_history()
+    else:
+        _seed_site()
     click.echo("Demo users (development only), password for all: " + DEMO_PASSWORD)
     for username, full_name, roles in DEMO_USERS:
         click.echo(f"  {username:<10} {', '.join(roles):<11} {full_name}")
+
+
+def _seed_site() -> None:
+    """Users, shipped definitions made effective, stock and training: idempotent."""
+    from app.inventory.seed import seed_demo_inventory
+    from app.training.services import seed_demo_training
+
+    policy = AccountPolicy.current()
     try:
         with unit_of_work(db.session) as session:
-            promoted = [line for kind in (TEMPLATES, SPECS) for line in _make_shipped_effective(session, kind)]
+            for username, full_name, roles in DEMO_USERS:
+                if users_service.find_user(session, username) is None:
+                    user = users_service.create_user(session, None, username, full_name, roles,
+                                                     DEMO_PASSWORD, policy)  # fmt: skip
+                    # Demo accounts skip the forced first change so a new user sees the system at once.
+                    with audit.action(session, "user.demo_seeded", Actor.system("flask seed-demo")):
+                        user.must_change_password = False
+        with unit_of_work(db.session) as session:
+            for line in [line for kind in (TEMPLATES, SPECS) for line in _make_shipped_effective(session, kind)]:
+                click.echo(line)
+        with unit_of_work(db.session) as session:
+            seed_demo_inventory(session, Actor.system("flask seed-demo"))
+            codes = [row.code for row in definitions.effective_versions(session, TemplateVersion)]
+            seed_demo_training(session, users_service.find_user(session, "sup.sam"),
+                               ["op.olivia", "op.oscar"], codes)  # fmt: skip
     except RuleViolation as exc:
         _fail(exc)
-    for line in promoted:
-        click.echo(line)
+
+
+def _seed_history() -> None:
+    """The whole demo on one simulated timeline that starts 75 days ago and ends an hour ago."""
+    from freezegun import freeze_time  # development only: the demo's history is simulated
+
+    from app.demo import seed_lots
+
+    real_now = utcnow()
+    with freeze_time(real_now - timedelta(days=75), tick=True) as frozen:
+        _seed_site()
+        click.echo("Simulating ten weeks of production (three lots, real signatures)...")
+        for line in seed_lots(db.session, DEMO_PASSWORD, frozen.move_to, real_now - timedelta(hours=1)):
+            click.echo("  " + line)
 
 
 def _make_shipped_effective(session: Session, kind: tuple) -> list[str]:
@@ -241,6 +276,7 @@ def users_unlock(username: str, reason: str) -> None:
 def audit_verify() -> None:
     """Verify the audit chain, then every record and signature against the trail; exit 1 if not."""
     from app.audit.integrity import check_all
+    from app.documents.integrity import check_documents
     from app.signatures.integrity import check_signatures
 
     with db.engine.connect() as connection:
@@ -250,9 +286,9 @@ def audit_verify() -> None:
                        f"({report.count} events verified before it)", err=True)  # fmt: skip
             sys.exit(1)
         click.echo(f"Chain OK: {report.count} audit events verified; head {report.head_hash}")
-        mismatches = check_all(connection, db.Model) + check_signatures(connection)
+        mismatches = check_all(connection, db.Model) + check_signatures(connection) + check_documents(connection)
     for mismatch in mismatches:
         click.echo(f"CHANGED OUTSIDE THE APPLICATION: {mismatch}", err=True)
     if mismatches:
         sys.exit(1)
-    click.echo("Records OK: every record and signature matches its audit trail.")
+    click.echo("Records OK: every record, signature and document matches its audit trail.")

@@ -27,7 +27,7 @@ from app.auth.policy import AccountPolicy
 from app.extensions import db as _db
 from config import TestConfig
 
-pytest_plugins = ["tests.lot_fixtures"]
+pytest_plugins = ["tests.lot_fixtures", "tests.validation_plugin"]
 
 PASSWORD = "correct-horse-battery-9"  # noqa: S105 - test accounts only
 

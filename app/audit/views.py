@@ -11,6 +11,7 @@ from app.audit.forms import EventFilterForm
 from app.auth.permissions import roles
 from app.auth.roles import AUDITOR, QA
 from app.common.timeutil import utcnow
+from app.common.web import bounded_int
 from app.extensions import db
 
 bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/audit")
@@ -28,7 +29,7 @@ def _filter_from_request() -> tuple[EventFilterForm, services.EventFilter]:
 @roles(QA, AUDITOR)
 def trail() -> str | tuple[str, int]:
     form, flt = _filter_from_request()
-    page = services.search(db.session, flt, request.args.get("page", 1, type=int))
+    page = services.search(db.session, flt, request.args.get("page", 1, type=bounded_int))
     query = {k: v for k, v in request.args.items() if k != "page"}
     status = 200 if not form.errors else 400
     return render_template("audit/trail.html", form=form, page=page, query=query), status

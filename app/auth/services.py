@@ -12,7 +12,7 @@ from app.audit.capture import Actor
 from app.audit.models import AuditEvent
 from app.auth import roles as R
 from app.auth.models import User, new_session_token
-from app.auth.passwords import hash_password, policy_problems, verify_password
+from app.auth.passwords import hash_password, policy_problems, verify_nothing, verify_password
 from app.auth.policy import AccountPolicy
 from app.common.errors import NotFound, NotPermitted, RuleViolation
 from app.common.timeutil import utcnow
@@ -44,6 +44,7 @@ def login(session: Session, username: str, password: str, ip: str, policy: Accou
     user = find_user(session, username)
     now = utcnow()
     if user is None or not user.active or user.is_locked(now):
+        verify_nothing(password)  # as slow as a wrong password: no user enumeration by timing
         why = "unknown user" if user is None else "inactive" if not user.active else "locked"
         raise _login_refused(user, username, ip, why, policy)
     if not verify_password(user.password_hash, password):

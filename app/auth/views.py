@@ -17,6 +17,7 @@ from app.auth.forms import (
     RolesForm,
     UserCreateForm,
 )
+from app.auth.models import new_session_token
 from app.auth.permissions import authenticated, public, roles
 from app.auth.policy import AccountPolicy
 from app.auth.roles import ADMIN
@@ -57,7 +58,11 @@ def login() -> Response | tuple[str, int] | str:
 @bp.route("/logout", methods=["POST"])
 @authenticated
 def logout() -> Response:
-    audit.record(db.session, "auth.logout", Actor.of(current_user), entity=current_user)
+    # A new session token ends this session for good: a copy of the cookie (a shared workstation,
+    # a stolen cookie) no longer logs anyone in. It also ends the user's other open sessions.
+    user = current_user._get_current_object()
+    with audit.action(db.session, "auth.logout", Actor.of(user)):
+        user.session_token = new_session_token()
     db.session.commit()
     logout_user()
     session.clear()

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from app.batches.services import StepInput
 from app.common.forms import choices
@@ -59,7 +59,8 @@ def step_form(step_def: StepDef, recorded: set[str], formdata: Any = None) -> Fl
     """A form with fields for the inputs not yet recorded, plus the signing dialog."""
 
     class StepForm(SignatureForm):
-        expected_version = HiddenField(validators=[DataRequired()])
+        # The step's version when the page was read (a number; anything else is a forged form).
+        expected_version = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,9}$")])
 
     for input_def in step_def.inputs:
         if input_def.name in recorded:
@@ -74,7 +75,7 @@ def step_form(step_def: StepDef, recorded: set[str], formdata: Any = None) -> Fl
             setattr(StepForm, name + "__qty", StringField(f"Quantity used ({input_def.quantity.unit})",
                                                           render_kw={"inputmode": "decimal"}))  # fmt: skip
         if has_limits(input_def):
-            setattr(StepForm, name + "__comment", StringField("Comment (required outside action limits)",
+            setattr(StepForm, name + "__comment", StringField(f"{input_def.label}: comment (if outside limits)",
                                                               validators=[Optional(), Length(max=2000)]))  # fmt: skip
     return StepForm(formdata=formdata)
 

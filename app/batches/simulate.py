@@ -131,23 +131,25 @@ class Autopilot:
             self.session.add(item)
         return item
 
-    def _advance_for_holds(self, lot: Lot, step: StepDef) -> None:
-        """Move the clock to the earliest moment the step's hold windows allow (plus 5 min)."""
+    def earliest(self, lot: Lot, record: StepRecord) -> datetime:
+        """The earliest moment the step's hold windows allow (at least 5 minutes from now)."""
+        step = lot.template_version.definition.step(record.step_code)
         by_code = {s.step_code: s for s in lot.steps}
         earliest = utcnow() + timedelta(minutes=5)
         for window in step.hold:
             done = by_code[window.after].completed_at
             if done is not None and window.min_minutes:
                 earliest = max(earliest, done + timedelta(minutes=window.min_minutes, seconds=30))
-        self.clock(earliest)
+        return earliest
 
-    def do_step(self, lot: Lot, record: StepRecord) -> None:
-        """Record every input and sign; verify too when the step is critical."""
+    def do_step(self, lot: Lot, record: StepRecord, overrides: dict[str, StepInput] | None = None) -> None:
+        """Record every input (in-limit unless overridden) and sign; verify when critical."""
         definition = lot.template_version.definition
         step = definition.step(record.step_code)
-        self._advance_for_holds(lot, step)
+        self.clock(self.earliest(lot, record))
         recorded = {e.input_name for e in record.current_entries}
         inputs = {i.name: self.value_for(definition, step, i) for i in step.inputs if i.name not in recorded}
+        inputs.update(overrides or {})
         if record.status != StepStatus.AWAITING_VERIFICATION:
             record_and_sign(self.session, self.performer, record, inputs, record.version_id,
                             self._credentials(self.performer))  # fmt: skip

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from datetime import date
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
+
+#: The dates a form accepts where a date becomes a moment (the start of a site day, in UTC): far
+#: from the calendar's ends, so converting to UTC or adding a day never overflows (a 500).
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(9998, 12, 31)
 
 
 class FilterForm(FlaskForm):
@@ -16,6 +22,21 @@ class FilterForm(FlaskForm):
 
     class Meta:
         csrf = False
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate, then make a blank filter (spaces only) empty: `Optional()` lets " " through
+        a select's choice check, and the searches would take it for a value (an enum of " ")."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and not field.data.strip():
+                field.data = ""
+        return valid
+
+
+def date_in_range(_form: Any, field: Any) -> None:
+    """Validator of such date fields (empty passes: Optional/DataRequired decide about that)."""
+    if field.data is not None and not FIRST_DATE <= field.data <= LAST_DATE:
+        raise ValidationError(f"Enter a date from {FIRST_DATE:%Y-%m-%d} to {LAST_DATE:%Y-%m-%d}.")
 
 
 def label_of(value: str) -> str:

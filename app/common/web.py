@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from flask import flash, redirect, request
 from flask_wtf import FlaskForm
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from app.common.db import finish_refusal
@@ -14,6 +15,27 @@ from app.common.errors import RuleViolation
 from app.extensions import db
 
 T = TypeVar("T")
+#: The largest id a URL or a query argument may name: PostgreSQL's `integer`, the type of every
+#: primary key. A larger number names no record; SQLite cannot even bind one beyond 2**63
+#: (OverflowError, a 500), so such a URL matches no route: 404.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a non-negative integer no larger than MAX_ID."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,  # noqa: A002
+                 signed: bool = False) -> None:  # fmt: skip
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def bounded_int(text: str) -> int:
+    """`type=` for integer query arguments (ids, page numbers): ValueError outside 0..MAX_ID, so
+    `request.args.get(name, default, type=bounded_int)` falls back to the default."""
+    value = int(text)
+    if not 0 <= value <= MAX_ID:
+        raise ValueError(f"{text!r} is out of range")
+    return value
 
 
 def attempt(service: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T | None, Any]:

@@ -9,6 +9,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.common.forms import date_in_range
 from app.common.timeutil import site_today, site_zone
 
 MAX_DEFINITION_BYTES = 1024 * 1024
@@ -23,7 +24,8 @@ class LoadForm(FlaskForm):
 
 
 class EffectiveForm(FlaskForm):
-    effective_on = DateField("Effective from (site date; today means now)", validators=[DataRequired()])
+    effective_on = DateField("Effective from (site date; today means now)",
+                             validators=[DataRequired(), date_in_range])  # fmt: skip
     effective_reason = TextAreaField("Reason (e.g. change control reference)",
                                      validators=[DataRequired(), Length(max=1000)])  # fmt: skip
 

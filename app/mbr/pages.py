@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from app.auth.permissions import can
 from app.auth.roles import QA
 from app.common.timeutil import utcnow
-from app.common.web import attempt, submit
+from app.common.web import attempt, bounded_int, submit
 from app.extensions import db
 from app.mbr import services
 from app.mbr.forms import EffectiveForm, LoadForm, RetireForm
@@ -111,7 +111,7 @@ class DefinitionPages:
 
     def diff(self) -> Page:
         """The changed lines between two versions of the same definition (?from=id&to=id)."""
-        old_id, new_id = request.args.get("from", type=int), request.args.get("to", type=int)
+        old_id, new_id = request.args.get("from", type=bounded_int), request.args.get("to", type=bounded_int)
         if old_id is None or new_id is None:
             abort(400, "Choose two versions to compare (from and to).")
         old = services.get_version(db.session, self.model, old_id)

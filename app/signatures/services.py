@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.audit import capture as audit
@@ -193,13 +193,39 @@ def signatures_of(
     session: Session, entity: Signable, content_refs: list[tuple[str, str]] | None = None
 ) -> list[SignatureView]:
     """Every signature of an entity, oldest first, each valid only if the content is unchanged."""
+    return signatures_of_many(session, [(entity, content_refs)])[0]
+
+
+def signatures_of_many(
+    session: Session, items: list[tuple[Signable, list[tuple[str, str]] | None]]
+) -> list[list[SignatureView]]:
+    """`signatures_of` for several entities, their signatures read in one query (not one per entity).
+
+    Pages showing every step of a lot called signatures_of once per step: 54 round trips for an
+    XS411 lot (benchmarks/, issue #10). The validity rule is the same, entity by entity.
+    """
+    keys = [(entity.audit_entity_type, str(entity.id)) for entity, _ in items]
+    ids_by_type: dict[str, set[str]] = {}
+    for entity_type, entity_id in keys:
+        ids_by_type.setdefault(entity_type, set()).add(entity_id)
+    found: dict[tuple[str, str], list[Signature]] = {key: [] for key in keys}
+    if keys:
+        for signature in session.scalars(
+            select(Signature)
+            .where(or_(*(and_(Signature.entity_type == entity_type, Signature.entity_id.in_(sorted(ids)))
+                         for entity_type, ids in ids_by_type.items())))
+            .order_by(Signature.id)
+        ):  # fmt: skip
+            found[(signature.entity_type, signature.entity_id)].append(signature)
+    return [_views(session, entity, found[key], refs) for (entity, refs), key in zip(items, keys, strict=True)]
+
+
+def _views(
+    session: Session, entity: Signable, signatures: list[Signature], content_refs: list[tuple[str, str]] | None
+) -> list[SignatureView]:
+    if not signatures:
+        return []
     current = entity_hash(entity)
-    signatures = session.scalars(
-        select(Signature)
-        .where(Signature.entity_type == entity.audit_entity_type,
-               Signature.entity_id == str(entity.id))
-        .order_by(Signature.id)
-    ).all()  # fmt: skip
     refs = content_refs or [(entity.audit_entity_type, str(entity.id))]
     return [
         SignatureView(s, True) if s.content_hash == current

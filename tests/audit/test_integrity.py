@@ -8,6 +8,8 @@ from app.common.timeutil import utcnow
 from app.extensions import db as _db
 from app.signatures.integrity import check_signatures
 
+pytestmark = pytest.mark.req("URS-AUD-007")
+
 
 @pytest.fixture
 def executed(db, floor, autopilot_factory):
@@ -42,6 +44,7 @@ def test_a_row_inserted_around_the_application_is_named(db, executed):
     assert mismatch.entity_type == "Entry" and mismatch.found == "present without audit event"
 
 
+@pytest.mark.req("URS-SIG-006")
 def test_a_signature_edited_in_the_database_is_named(db, executed):
     sid = db.connection().exec_driver_sql("SELECT min(id) FROM signatures").scalar()
     on_table = " ON signatures" if db.bind.dialect.name == "postgresql" else ""

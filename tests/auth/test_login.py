@@ -1,8 +1,7 @@
 """Login, lockout, idle timeout, forced password change (21 CFR 11.10(d), 11.300)."""
 
-from datetime import timedelta
 
-from freezegun import freeze_time
+import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
@@ -14,6 +13,7 @@ def _events(db, action):
     return db.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
 
 
+@pytest.mark.req("URS-ACC-011")
 def test_login_and_logout_are_audited(client, db, make_user):
     user = make_user("operator")
     response = client.post("/login", data={"username": user.username, "password": PASSWORD})
@@ -25,6 +25,7 @@ def test_login_and_logout_are_audited(client, db, make_user):
     assert len(_events(db, "auth.logout")) == 1
 
 
+@pytest.mark.req("URS-ACC-009", "URS-ACC-011")
 def test_unknown_user_and_wrong_password_get_the_same_message(client, db, make_user):
     user = make_user("operator")
     unknown = client.post("/login", data={"username": "nobody", "password": "whatever-password"})

@@ -13,6 +13,8 @@ from app.extensions import db as _db
 from tests.batches.conftest import SHORT, add_stock, make_effective, train
 from tests.conftest import PASSWORD, run_in_threads
 
+pytestmark = pytest.mark.req("URS-EXE-013", "URS-DAT-002")
+
 
 @pytest.mark.postgres
 def test_concurrent_saves_of_one_step_one_wins_one_gets_a_conflict(committing_app):

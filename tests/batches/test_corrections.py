@@ -11,6 +11,8 @@ from app.common.errors import RuleViolation
 from app.common.timeutil import utcnow
 from tests.batches.conftest import creds
 
+pytestmark = pytest.mark.req("URS-EXE-012")
+
 
 def _signed_s1(db, f):
     step = f.step("UP1.OP1.S1")
@@ -20,6 +22,7 @@ def _signed_s1(db, f):
     return step
 
 
+@pytest.mark.req("URS-SIG-006", "URS-DAT-001")
 def test_a_correction_adds_a_value_keeps_the_old_and_invalidates_signatures(db, floor):
     step = _signed_s1(db, floor)
     [old] = [e for e in step.current_entries if e.input_name == "line_clear"]
@@ -40,6 +43,7 @@ def test_a_correction_adds_a_value_keeps_the_old_and_invalidates_signatures(db, 
     assert [v.valid for v in views] == [False, True]
 
 
+@pytest.mark.req("URS-AUD-003")
 def test_a_correction_needs_a_reason_and_a_different_value(db, floor):
     step = _signed_s1(db, floor)
     entry = step.current_entries[0]

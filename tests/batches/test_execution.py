@@ -36,6 +36,7 @@ def _do_s1(db, f, user=None):
     return step
 
 
+@pytest.mark.req("URS-EXE-001")
 def test_lot_numbers_follow_the_template_pattern_and_bind_the_version(db, floor, make_user):
     year = utcnow().year
     assert floor.lot.lot_number == f"ST-{year}-0001"
@@ -46,6 +47,7 @@ def test_lot_numbers_follow_the_template_pattern_and_bind_the_version(db, floor,
     assert floor.lot.status == LotStatus.IN_PROGRESS
 
 
+@pytest.mark.req("URS-EXE-001", "URS-ACC-002")
 def test_only_a_supervisor_starts_a_lot_and_only_on_an_effective_version(db, floor, make_user):
     with pytest.raises(NotPermitted):
         services.start_lot(db, floor.op1, floor.template, "WCB", "{seq}")
@@ -56,6 +58,7 @@ def test_only_a_supervisor_starts_a_lot_and_only_on_an_effective_version(db, flo
     db.rollback()
 
 
+@pytest.mark.req("URS-EXE-002")
 def test_steps_run_in_template_order(db, floor):
     second = floor.step("UP1.OP1.S2")
     assert [s.step_code for s in services.available_steps(floor.lot)] == ["UP1.OP1.S1"]
@@ -63,6 +66,7 @@ def test_steps_run_in_template_order(db, floor):
         services.save_entries(db, floor.op1, second, {"appearance": StepInput("Clear")}, second.version_id)
 
 
+@pytest.mark.req("URS-EXE-002")
 def test_parallel_branches_only_where_the_template_allows(db, floor, autopilot_factory):
     with freeze_time(utcnow(), tick=True) as clock:
         pilot = autopilot_factory(floor.op1, floor.op2, clock.move_to)
@@ -71,6 +75,7 @@ def test_parallel_branches_only_where_the_template_allows(db, floor, autopilot_f
     assert available == {"UP2.OP1.S2", "UP2.OP1.S3"}  # both require only S1
 
 
+@pytest.mark.req("URS-EXE-003", "URS-DAT-002")
 def test_bad_input_is_refused_per_field_and_nothing_is_saved(db, floor):
     step = floor.step("UP1.OP1.S1")
     before = db.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
@@ -92,6 +97,7 @@ def _reach_count_step(db, f, clock):
     return f.step("UP2.OP1.S1")
 
 
+@pytest.mark.req("URS-EXE-004", "URS-DEV-001")
 def test_alert_is_flagged_and_action_needs_a_comment_and_opens_a_deviation(db, floor):
     with freeze_time(utcnow(), tick=True) as clock:
         count = _reach_count_step(db, floor, clock)
@@ -108,6 +114,7 @@ def test_alert_is_flagged_and_action_needs_a_comment_and_opens_a_deviation(db, f
     assert deviation.automatic and deviation.entry_id == entry.id and "79.9" in deviation.description
 
 
+@pytest.mark.req("URS-EXE-004", "URS-QC-003")
 def test_usp_rounding_decides_the_limit_boundary(db, floor):
     with freeze_time(utcnow(), tick=True) as clock:
         count = _reach_count_step(db, floor, clock)
@@ -120,6 +127,7 @@ def test_usp_rounding_decides_the_limit_boundary(db, floor):
     assert _deviations(db, floor.lot) == []
 
 
+@pytest.mark.req("URS-EXE-006")
 def test_materials_must_be_released_unexpired_and_the_right_item(db, floor):
     _do_s1(db, floor)
     step = floor.step("UP1.OP1.S2")
@@ -134,6 +142,7 @@ def test_materials_must_be_released_unexpired_and_the_right_item(db, floor):
     assert step.current_entries[0].material_lot_id == floor.stock["MED-001"].id
 
 
+@pytest.mark.req("URS-EXE-007")
 def test_equipment_must_be_the_right_type_and_calibrated(db, floor):
     step = floor.step("UP1.OP1.S1")
     for code in ("BSC-OLD", "CNT-01"):
@@ -144,6 +153,7 @@ def test_equipment_must_be_the_right_type_and_calibrated(db, floor):
     assert step.current_entries[0].equipment_id == floor.stock["BSC-01"].id
 
 
+@pytest.mark.req("URS-EXE-008")
 def test_untrained_or_expired_training_is_refused_with_the_reason(db, floor, make_user):
     stranger = make_user("operator")
     step = floor.step("UP1.OP1.S1")
@@ -155,6 +165,7 @@ def test_untrained_or_expired_training_is_refused_with_the_reason(db, floor, mak
         services.save_entries(db, stranger, step, {"line_clear": StepInput("yes")}, step.version_id)
 
 
+@pytest.mark.req("URS-EXE-009")
 def test_critical_step_needs_a_second_person_never_the_performer(db, floor):
     _do_s1(db, floor)
     step = floor.step("UP1.OP1.S2")
@@ -170,6 +181,7 @@ def test_critical_step_needs_a_second_person_never_the_performer(db, floor):
     assert step.status == StepStatus.COMPLETE and step.verified_by_id == floor.op2.id
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_required_values_before_signing(db, floor):
     step = floor.step("UP1.OP1.S1")
     services.save_entries(db, floor.op1, step, {"line_clear": StepInput("yes")}, step.version_id)
@@ -177,6 +189,7 @@ def test_required_values_before_signing(db, floor):
         services.complete_step(db, floor.op1, step, creds(floor.op1), step.version_id)
 
 
+@pytest.mark.req("URS-EXE-010", "URS-DEV-001", "URS-EXE-005")
 def test_a_step_outside_its_hold_window_records_the_truth_and_opens_a_deviation(db, floor):
     with freeze_time(utcnow(), tick=True) as clock:
         _do_s1(db, floor)
@@ -198,12 +211,14 @@ def test_a_step_outside_its_hold_window_records_the_truth_and_opens_a_deviation(
     assert len(holds) == 1 and "UP1.OP1.S3" in holds[0].title
 
 
+@pytest.mark.req("URS-EXE-010")
 def test_within_the_hold_window_no_deviation(db, floor, autopilot_factory):
     with freeze_time(utcnow(), tick=True) as clock:
         autopilot_factory(floor.op1, floor.op2, clock.move_to).run(floor.lot, steps=3)
     assert _deviations(db, floor.lot) == []
 
 
+@pytest.mark.req("URS-EXE-011", "URS-DEV-001")
 def test_yield_outside_range_opens_a_deviation(db, floor):
     with freeze_time(utcnow(), tick=True) as clock:
         count = _reach_count_step(db, floor, clock)
@@ -216,6 +231,7 @@ def test_yield_outside_range_opens_a_deviation(db, floor):
     assert len(yields) == 1 and "40" in yields[0].description
 
 
+@pytest.mark.req("URS-EXE-002", "URS-EXE-005")
 def test_the_whole_short_template_runs_to_executed(db, floor, autopilot_factory):
     with freeze_time(utcnow(), tick=True) as clock:
         done = autopilot_factory(floor.op1, floor.op2, clock.move_to).run(floor.lot)

@@ -1,5 +1,6 @@
 """The shop-floor pages as an operator uses them (thin views over the services)."""
 
+import pytest
 from sqlalchemy import select
 
 from app.batches.models import Entry, StepStatus
@@ -12,12 +13,14 @@ def _form(step, **values):
     return data
 
 
+@pytest.mark.req("URS-EXE-014")
 def test_worklist_shows_the_lot_and_the_step_to_do_now(floor, login):
     client = login(floor.op1)
     page = client.get("/lots/").get_data(as_text=True)
     assert floor.lot.lot_number in page and "UP1.OP1.S1" in page and "UP2.OP1.S1" not in page
 
 
+@pytest.mark.req("URS-EXE-014")
 def test_step_page_builds_the_form_from_the_template(floor, login):
     client = login(floor.op1)
     step = floor.step("UP1.OP1.S1")
@@ -26,6 +29,7 @@ def test_step_page_builds_the_form_from_the_template(floor, login):
     assert "Save and sign: performed" in page and "e-signature policy" in page.lower()
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_bad_values_are_shown_next_to_their_fields_and_nothing_is_saved(db, floor, login):
     client = login(floor.op1)
     step = floor.step("UP1.OP1.S1")
@@ -37,6 +41,7 @@ def test_bad_values_are_shown_next_to_their_fields_and_nothing_is_saved(db, floo
     assert db.scalars(select(Entry).where(Entry.step_record_id == step.id)).all() == []
 
 
+@pytest.mark.req("URS-EXE-009", "URS-EXE-005")
 def test_save_and_sign_in_one_request_then_verify_by_a_second_person(db, floor, client):
     step = floor.step("UP1.OP1.S1")
     client.post("/login", data={"username": floor.op1.username, "password": PASSWORD})
@@ -48,6 +53,7 @@ def test_save_and_sign_in_one_request_then_verify_by_a_second_person(db, floor, 
     assert step.status == StepStatus.COMPLETE and step.performed_by_id == floor.op1.id
 
 
+@pytest.mark.req("URS-SIG-001", "URS-DAT-002")
 def test_a_wrong_signing_password_saves_nothing(db, floor, login):
     client = login(floor.op1)
     step = floor.step("UP1.OP1.S1")
@@ -60,6 +66,7 @@ def test_a_wrong_signing_password_saves_nothing(db, floor, login):
     assert step.entries == [] and step.status == StepStatus.PENDING
 
 
+@pytest.mark.req("URS-EXE-012", "URS-AUD-003")
 def test_correction_page_records_the_reason(db, floor, login):
     from tests.batches.test_corrections import _signed_s1
 
@@ -73,6 +80,7 @@ def test_correction_page_records_the_reason(db, floor, login):
     assert "<s>yes" in page and "Ticked wrong box" in page and "invalidated" in page
 
 
+@pytest.mark.req("URS-EXE-014")
 def test_lot_page_shows_progress_exceptions_and_timeline(db, floor, login):
     client = login(floor.supervisor)
     page = client.get(f"/lots/{floor.lot.id}").get_data(as_text=True)

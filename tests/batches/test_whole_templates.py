@@ -16,6 +16,7 @@ from tests.batches.conftest import ROOT, make_effective, train
 SHIPPED = sorted((ROOT / "batch_templates").glob("*.yaml"))
 
 
+@pytest.mark.req("URS-MBR-006", "URS-EXE-002")
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_a_shipped_template_executes_to_the_end_within_limits(db, make_user, autopilot_factory, path: Path):
     version = make_effective(db, path)

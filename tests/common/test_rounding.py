@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from app.common.rounding import NotANumber, parse_decimal, usp_round
 
+pytestmark = pytest.mark.req("URS-QC-003", "URS-DAT-005")
+
 
 def reference_round(value: Decimal, decimals: int) -> Decimal:
     """Round on the integer digits: scale, floor-divide, look at the next digit, add one."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.audit.capture import Actor
 from app.batches.models import LotStatus
 from app.deviations import services
@@ -28,6 +30,7 @@ def _investigated(db, people, lot):  # type: ignore[no-untyped-def]
     return deviation
 
 
+@pytest.mark.req("URS-DEV-005")
 def test_the_list_shows_severity_and_status_badges_and_filters(db, people, make_lot, login):
     lot = make_lot()
     _open(db, people, lot, severity="critical", title="Critical one")
@@ -41,6 +44,7 @@ def test_the_list_shows_severity_and_status_badges_and_filters(db, people, make_
     assert client.get("/deviations/?status=bogus").status_code == 400
 
 
+@pytest.mark.req("URS-DEV-002")
 def test_an_operator_raises_a_deviation_on_an_open_lot(db, people, make_lot, login):
     lot, done = make_lot(), make_lot(LotStatus.RELEASED)
     client = login(people["operator"])
@@ -56,6 +60,7 @@ def test_an_operator_raises_a_deviation_on_an_open_lot(db, people, make_lot, log
     assert refused.status_code == 400  # a released lot is not even a choice
 
 
+@pytest.mark.req("URS-DEV-003")
 def test_the_record_shows_its_links_and_only_investigators_see_the_form(db, people, make_lot, login):
     lot = make_lot()
     step, entry = step_with_entry(db, lot, people["operator"])
@@ -70,6 +75,7 @@ def test_the_record_shows_its_links_and_only_investigators_see_the_form(db, peop
     assert "Record investigation" in text(login(people["supervisor"]).get(f"/deviations/{deviation.id}"))
 
 
+@pytest.mark.req("URS-DEV-003", "URS-AUD-003")
 def test_investigation_from_the_page_and_a_change_needs_a_reason(db, people, make_lot, login):
     deviation = _open(db, people, make_lot())
     client = login(people["supervisor"])
@@ -83,6 +89,7 @@ def test_investigation_from_the_page_and_a_change_needs_a_reason(db, people, mak
     assert login(people["operator"]).post(f"/deviations/{deviation.id}/investigation", data=data).status_code == 403
 
 
+@pytest.mark.req("URS-DEV-004", "URS-SIG-005")
 def test_qa_closes_with_an_e_signature_shown_with_its_validity(db, people, make_lot, login):
     deviation = _investigated(db, people, make_lot())
     qa = people["qa"]
@@ -100,12 +107,14 @@ def test_qa_closes_with_an_e_signature_shown_with_its_validity(db, people, make_
     assert "Record investigation" not in page and "Sign and close" not in page
 
 
+@pytest.mark.req("URS-DEV-004", "URS-ACC-002")
 def test_only_qa_may_close(db, people, make_lot, login):
     deviation = _investigated(db, people, make_lot())
     response = login(people["supervisor"]).post(f"/deviations/{deviation.id}/close", data=SIGN)
     assert response.status_code == 403
 
 
+@pytest.mark.req("URS-DEV-002", "URS-ACC-002")
 def test_auditors_read_but_do_not_raise(db, people, make_lot, login):
     deviation = _open(db, people, make_lot())
     client = login(people["auditor"])

@@ -20,6 +20,7 @@ def raise_on(db, user, lot, severity="major", category="procedural", title="Wron
     return deviation
 
 
+@pytest.mark.req("URS-DEV-002")
 @pytest.mark.parametrize("role", ["operator", "supervisor", "qc_analyst", "qa"])
 def test_anyone_on_the_floor_or_in_the_labs_raises_a_deviation(db, people, make_lot, role):
     deviation = raise_on(db, people[role], make_lot())
@@ -28,12 +29,14 @@ def test_anyone_on_the_floor_or_in_the_labs_raises_a_deviation(db, people, make_
     assert events(db, "deviation.opened")[0].actor_id == people[role].id
 
 
+@pytest.mark.req("URS-DEV-002", "URS-ACC-002")
 @pytest.mark.parametrize("role", ["auditor", "admin"])
 def test_auditors_and_admins_do_not_raise_deviations(db, people, make_lot, role):
     with pytest.raises(NotPermitted):
         raise_on(db, people[role], make_lot())
 
 
+@pytest.mark.req("URS-DEV-002")
 @pytest.mark.parametrize("status", [LotStatus.RELEASED, LotStatus.REJECTED])
 def test_no_deviation_is_raised_on_a_dispositioned_lot(db, people, make_lot, status):
     lot = make_lot(status)
@@ -41,10 +44,12 @@ def test_no_deviation_is_raised_on_a_dispositioned_lot(db, people, make_lot, sta
         raise_on(db, people["operator"], lot)
 
 
+@pytest.mark.req("URS-DEV-002")
 def test_a_lot_under_review_still_takes_deviations(db, people, make_lot):
     assert raise_on(db, people["qa"], make_lot(LotStatus.UNDER_REVIEW)).is_open
 
 
+@pytest.mark.req("URS-DEV-002")
 @pytest.mark.parametrize(("category", "severity", "title"), [
     ("nonsense", "major", "t"), ("procedural", "fatal", "t"), ("procedural", "minor", "  "),
 ])  # fmt: skip
@@ -54,6 +59,7 @@ def test_category_severity_and_title_are_required(db, people, make_lot, category
     assert refused.value.status == 400
 
 
+@pytest.mark.req("URS-DEV-003", "URS-AUD-003")
 def test_only_supervisors_and_qa_investigate_and_changes_need_a_reason(db, people, make_lot):
     deviation = raise_on(db, people["operator"], make_lot())
     with pytest.raises(NotPermitted):
@@ -69,6 +75,7 @@ def test_only_supervisors_and_qa_investigate_and_changes_need_a_reason(db, peopl
     assert events(db, "deviation.investigated")[-1].reason == "Root cause refined after interview"
 
 
+@pytest.mark.req("URS-DEV-004")
 def test_qa_closes_with_a_valid_signature_and_nobody_else_can(db, people, make_lot):
     deviation = raise_on(db, people["operator"], make_lot())
     with pytest.raises(RuleViolation, match="investigation"):
@@ -85,6 +92,7 @@ def test_qa_closes_with_a_valid_signature_and_nobody_else_can(db, people, make_l
     assert view.valid and view.signature.meaning == "approved"
 
 
+@pytest.mark.req("URS-DEV-005")
 def test_the_list_puts_open_deviations_first_then_the_most_severe(db, people, make_lot):
     lot, other = make_lot(), make_lot()
     minor = raise_on(db, people["qa"], lot, "minor", title="minor one")

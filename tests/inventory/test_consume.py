@@ -22,6 +22,8 @@ from tests.auth.helpers import changes, details, events
 from tests.conftest import PASSWORD, run_in_threads
 from tests.inventory.conftest import receive, released
 
+pytestmark = pytest.mark.req("URS-MAT-004")
+
 STEP = Actor.system("tests: step")
 
 
@@ -66,12 +68,14 @@ def test_consume_refuses_nonsense_quantities(db, qa, quantity, unit, message):
         services.consume(db, lot, quantity, STEP, unit=unit)
 
 
+@pytest.mark.req("URS-EXE-006")
 def test_only_released_lots_are_consumed(db, qa):
     lot = receive(db, qa)
     with pytest.raises(RuleViolation, match="only released lots"):
         services.consume(db, lot, Decimal("1"), STEP)
 
 
+@pytest.mark.req("URS-DAT-002")
 def test_a_lot_saved_meanwhile_by_someone_else_is_a_concurrent_change(db, qa):
     lot = released(db, qa, quantity=Decimal("100"))
     # Another transaction consumed and committed after this one read the lot (same version read).
@@ -81,6 +85,7 @@ def test_a_lot_saved_meanwhile_by_someone_else_is_a_concurrent_change(db, qa):
         services.consume(db, lot, Decimal("40"), STEP)
 
 
+@pytest.mark.req("URS-EXE-013")
 @pytest.mark.postgres
 @pytest.mark.parametrize("amount", ["30", "60"])
 def test_two_steps_consuming_one_lot_at_once_never_lose_an_update(committing_app, amount):

@@ -14,6 +14,7 @@ from tests.auth.helpers import changes, events
 from tests.inventory.conftest import register
 
 
+@pytest.mark.req("URS-MAT-005", "URS-ACC-002")
 def test_supervisors_and_qa_register_equipment_operators_do_not(db, supervisor, qa, operator):
     item = register(db, supervisor, " bsc-01 ", "bsc", due=date(2030, 1, 31))
     assert (item.code, item.type_code, item.status) == ("BSC-01", "BSC", EquipmentStatus.ACTIVE)
@@ -25,6 +26,7 @@ def test_supervisors_and_qa_register_equipment_operators_do_not(db, supervisor, 
         register(db, qa, "bsc-02")
 
 
+@pytest.mark.req("URS-MAT-005", "URS-AUD-003")
 def test_status_changes_need_a_reason_and_retired_is_final(db, supervisor):
     item = register(db, supervisor)
     with pytest.raises(RuleViolation, match="reason is required"):
@@ -43,6 +45,7 @@ def test_status_changes_need_a_reason_and_retired_is_final(db, supervisor):
         services.record_calibration(db, supervisor, item, site_today() + timedelta(days=30), "cal")
 
 
+@pytest.mark.req("URS-MAT-005")
 def test_a_calibration_records_the_next_due_date_with_its_reason(db, qa, operator):
     item = register(db, qa, due=site_today() - timedelta(days=2))
     new_due = site_today() + timedelta(days=365)
@@ -56,6 +59,7 @@ def test_a_calibration_records_the_next_due_date_with_its_reason(db, qa, operato
     assert event.reason == "Certificate CAL-2026-118"
 
 
+@pytest.mark.req("URS-EXE-007")
 class TestUsableAtTheStep:
     def test_an_active_calibrated_item_of_the_right_type_is_usable(self, db, qa):
         item = register(db, qa, "BSC-01", "BSC", due=date(2030, 3, 31))
@@ -83,6 +87,7 @@ class TestUsableAtTheStep:
         with pytest.raises(RuleViolation, match=f"BSC-01 is {word}"):
             services.usable_equipment(db, "BSC-01", "BSC", site_today())
 
+    @pytest.mark.req("URS-MAT-003")
     def test_calibration_overdue_from_the_day_after_it_was_due(self, db, qa):
         register(db, qa, due=date(2030, 3, 31))
         with pytest.raises(RuleViolation, match=r"BSC-01 calibration overdue since 2030-03-31\."):

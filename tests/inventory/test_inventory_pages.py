@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app.common.timeutil import site_today
 from app.inventory import services
 from app.inventory.models import EquipmentStatus, MaterialStatus
 from tests.auth.helpers import events, text
 from tests.inventory.conftest import receive, register, released
+
+pytestmark = pytest.mark.req("URS-MAT-006")
 
 SOON = (site_today() + timedelta(days=100)).isoformat()
 
@@ -43,6 +47,7 @@ def test_a_supervisor_receives_a_lot_from_the_form(db, supervisor, login):
     assert 'value="SB431542 stock"' in text(again)  # what was typed is kept
 
 
+@pytest.mark.req("URS-MAT-002")
 def test_qa_releases_from_the_lot_page_and_a_missing_reason_is_shown(db, qa, login):
     lot = receive(db, qa)
     client = login(qa)
@@ -74,6 +79,7 @@ def test_qa_changes_the_expiry_from_the_page(db, qa, login):
     assert services.get_material_lot(db, lot.id).expiry_date.isoformat() == SOON
 
 
+@pytest.mark.req("URS-MAT-002", "URS-ACC-002")
 def test_supervisors_cannot_release_or_reject(db, qa, supervisor, login):
     lot = receive(db, qa)
     client = login(supervisor)
@@ -123,6 +129,7 @@ def test_the_equipment_list_flags_overdue_calibration(db, qa, operator, login):
     assert page.count("calibration overdue") == 1 and "Register equipment" not in page
 
 
+@pytest.mark.req("URS-ACC-002")
 def test_operators_cannot_receive_or_register(db, operator, login):
     client = login(operator)
     for path in ("/inventory/materials/new", "/inventory/equipment/new"):

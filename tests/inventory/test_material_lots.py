@@ -15,6 +15,7 @@ from tests.auth.helpers import changes, events
 from tests.inventory.conftest import receive, released
 
 
+@pytest.mark.req("URS-MAT-001")
 def test_a_received_lot_starts_in_quarantine_and_the_receipt_is_audited(db, supervisor):
     lot = receive(db, supervisor, lot_code="  ml-2026-0042\r\n", item_code="sb431542")
     assert (lot.lot_code, lot.item_code, lot.status) == ("ML-2026-0042", "SB431542", MaterialStatus.QUARANTINE)
@@ -23,17 +24,20 @@ def test_a_received_lot_starts_in_quarantine_and_the_receipt_is_audited(db, supe
     assert changes(event)["status"] == [None, "quarantine"]
 
 
+@pytest.mark.req("URS-MAT-001", "URS-ACC-002")
 def test_operators_do_not_receive_material(db, operator):
     with pytest.raises(NotPermitted):
         receive(db, operator)
 
 
+@pytest.mark.req("URS-MAT-001")
 def test_a_lot_code_is_received_once(db, qa):
     receive(db, qa, "ML-0001")
     with pytest.raises(RuleViolation, match="already received"):
         receive(db, qa, "ml-0001", item_code="LDN193189")
 
 
+@pytest.mark.req("URS-MAT-001")
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("item_code", "SB 431542", "Item code"),
     ("lot_code", "", "Lot ID"),
@@ -46,6 +50,7 @@ def test_receipt_refuses_incomplete_or_malformed_data(db, qa, field, value, mess
     assert refused.value.status == 400
 
 
+@pytest.mark.req("URS-MAT-002")
 def test_qa_releases_with_a_reason_recorded_in_the_trail(db, qa):
     lot = receive(db, qa)
     with pytest.raises(RuleViolation, match="reason is required"):
@@ -55,6 +60,7 @@ def test_qa_releases_with_a_reason_recorded_in_the_trail(db, qa):
     assert event.reason == "CoA reviewed" and changes(event)["status"] == ["quarantine", "released"]
 
 
+@pytest.mark.req("URS-MAT-002", "URS-ACC-002")
 @pytest.mark.parametrize("decide", [services.release_material_lot, services.reject_material_lot])
 def test_only_qa_decides_on_material(db, supervisor, decide):
     lot = receive(db, supervisor)
@@ -62,6 +68,7 @@ def test_only_qa_decides_on_material(db, supervisor, decide):
         decide(db, supervisor, lot, "looks fine")
 
 
+@pytest.mark.req("URS-MAT-002")
 def test_a_released_lot_can_be_rejected_later_but_a_rejected_lot_is_never_released(db, qa):
     lot = released(db, qa)
     services.reject_material_lot(db, qa, lot, "Supplier recall R-17")
@@ -73,18 +80,21 @@ def test_a_released_lot_can_be_rejected_later_but_a_rejected_lot_is_never_releas
         services.reject_material_lot(db, qa, lot, "again")
 
 
+@pytest.mark.req("URS-MAT-002")
 def test_releasing_twice_is_refused(db, qa):
     lot = released(db, qa)
     with pytest.raises(RuleViolation, match="already released"):
         services.release_material_lot(db, qa, lot, "again")
 
 
+@pytest.mark.req("URS-MAT-002")
 def test_an_expired_lot_cannot_be_released(db, qa):
     lot = receive(db, qa, expiry_date=site_today() - timedelta(days=1))
     with pytest.raises(RuleViolation, match="expired on"):
         services.release_material_lot(db, qa, lot, "CoA reviewed")
 
 
+@pytest.mark.req("URS-MAT-002", "URS-AUD-003")
 def test_changing_the_expiry_date_needs_qa_and_a_reason(db, qa, supervisor):
     lot = released(db, qa)
     old, new = lot.expiry_date, lot.expiry_date + timedelta(days=90)
@@ -100,6 +110,7 @@ def test_changing_the_expiry_date_needs_qa_and_a_reason(db, qa, supervisor):
     assert event.reason == "Retest RT-2026-04 passed"
 
 
+@pytest.mark.req("URS-MAT-006")
 def test_search_by_text_and_status(db, qa):
     released(db, qa, "ML-A", "SB431542")
     receive(db, qa, "ML-B", "LDN193189", name="LDN193189 stock")
@@ -108,6 +119,7 @@ def test_search_by_text_and_status(db, qa):
     assert len(services.search_material_lots(db)) == 2
 
 
+@pytest.mark.req("URS-EXE-006")
 class TestUsableAtTheStep:
     """What the batch-execution engine asks when a lot is scanned."""
 
@@ -134,6 +146,7 @@ class TestUsableAtTheStep:
         with pytest.raises(RuleViolation, match="rejected by QA"):
             services.usable_material_lot(db, "ML-0001", "SB431542", site_today())
 
+    @pytest.mark.req("URS-MAT-003")
     def test_the_expiry_date_is_the_last_day_of_use(self, db, qa):
         released(db, qa, expiry_date=date(2030, 6, 30))
         assert services.usable_material_lot(db, "ML-0001", "SB431542", date(2030, 6, 30))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app.audit.capture import Actor
@@ -13,6 +14,8 @@ from app.inventory import services
 from app.inventory.models import Equipment, MaterialLot, MaterialStatus
 from app.inventory.seed import demo_templates, seed_demo_inventory
 from tests.mbr.helpers import SHORT, effective, load_file
+
+pytestmark = pytest.mark.req("URS-MAT-007")
 
 SEEDER = Actor.system("flask seed-demo")
 

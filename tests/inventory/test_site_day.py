@@ -13,6 +13,8 @@ from app.common.timeutil import site_today, utcnow
 from app.inventory import services
 from tests.inventory.conftest import register, released
 
+pytestmark = pytest.mark.req("URS-MAT-003")
+
 ZONE = "Europe/Berlin"
 
 

@@ -168,6 +168,7 @@ def load(path: Path) -> TemplateDef:
 # ------------------------------------------------------------------ the valid baseline
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_minimal_template_parses_with_resolved_structure() -> None:
     t = parse_template(dump(minimal()), FILE)
     assert [s.code for s in t.steps] == ["UP1.OP1.S1", "UP1.OP1.S2", "UP1.OP1.S3"]
@@ -181,6 +182,7 @@ def test_minimal_template_parses_with_resolved_structure() -> None:
     assert str(viability.alert.min) == "85.0"  # written digits kept
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_unknown_step_lookup_raises_key_error() -> None:
     t = parse_template(dump(minimal()), FILE)
     with pytest.raises(KeyError):
@@ -190,30 +192,35 @@ def test_unknown_step_lookup_raises_key_error() -> None:
 # ------------------------------------------------------------------ keys and types
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_missing_required_key_is_reported_at_its_mapping() -> None:
     data = minimal()
     del steps(data)[1]["title"]
     assert_problem(data, "code: UP1.OP1.S2", "step 'UP1.OP1.S2': missing required key 'title'")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_missing_top_level_key_is_reported() -> None:
     data = minimal()
     del data["product"]
     assert_problem(data, "code: MIN-TEST", "template: missing required key 'product'")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_unknown_key_is_refused_with_a_suggestion() -> None:
     data = minimal()
     steps(data)[0]["instrucion"] = "typo"
     assert_problem(data, "instrucion:", "unknown key 'instrucion' (did you mean 'instruction'?)")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_unknown_input_key_is_refused() -> None:
     data = minimal()
     steps(data)[1]["inputs"][1]["decimal"] = 1
     assert_problem(data, "decimal: 1", "input 'viability': unknown key 'decimal'")
 
 
+@pytest.mark.req("URS-MBR-001")
 @pytest.mark.parametrize(
     ("mutate", "needle", "message"),
     [
@@ -232,18 +239,21 @@ def test_wrong_types_are_refused(mutate: Any, needle: str, message: str) -> None
     assert_problem(data, needle, message)
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_step_code_must_start_with_its_unit_procedure_and_operation() -> None:
     data = minimal()
     steps(data)[2]["code"] = "UP2.OP1.S3"
     assert_problem(data, "code: UP2.OP1.S3", "must start with its unit procedure and operation codes: 'UP1.OP1.<step>'")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_unknown_input_type_is_refused() -> None:
     data = minimal()
     steps(data)[0]["inputs"][0]["type"] = "barcode"
     assert_problem(data, "type: barcode", "unknown input type 'barcode'")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_yaml_syntax_error_names_the_line() -> None:
     text = dump(minimal()).replace("title: Count", "title: [Count")
     with pytest.raises(DefinitionError) as info:
@@ -255,6 +265,7 @@ def test_yaml_syntax_error_names_the_line() -> None:
 # ------------------------------------------------------------------ uniqueness
 
 
+@pytest.mark.req("URS-MBR-001")
 @pytest.mark.parametrize(
     ("mutate", "needle", "nth", "message"),
     [
@@ -297,6 +308,7 @@ def test_duplicate_codes_are_refused(mutate: Any, needle: str, nth: int, message
     assert_problem(data, needle, message, nth)
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_duplicate_message_names_the_first_definition() -> None:
     data = minimal()
     steps(data)[2]["code"] = "UP1.OP1.S2"
@@ -330,6 +342,7 @@ def _second_unit_procedure(code: str, critical: bool = True) -> dict[str, Any]:
 # ------------------------------------------------------------------ references
 
 
+@pytest.mark.req("URS-MBR-001", "URS-MBR-002")
 @pytest.mark.parametrize(
     ("mutate", "needle", "message"),
     [
@@ -372,18 +385,21 @@ def test_references_must_resolve(mutate: Any, needle: str, message: str) -> None
     assert_problem(data, needle, message)
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_yield_input_must_be_required() -> None:
     data = minimal()
     steps(data)[1]["inputs"][0]["required"] = False
     assert_problem(data, "actual_from:", "must be a required input")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_unused_bill_of_materials_item_is_refused() -> None:
     data = minimal()
     data["bill_of_materials"].append({"code": "SPARE", "name": "Spare", "unit": "mL"})
     assert_problem(data, "code: SPARE", "bill of materials item 'SPARE' is used by no step")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_material_quantity_unit_must_match_the_bill_of_materials() -> None:
     data = minimal()
     steps(data)[0]["inputs"][0]["quantity"]["unit"] = "µL"
@@ -393,6 +409,7 @@ def test_material_quantity_unit_must_match_the_bill_of_materials() -> None:
 # ------------------------------------------------------------------ limits
 
 
+@pytest.mark.req("URS-MBR-001", "URS-MBR-002")
 @pytest.mark.parametrize(
     ("mutate", "needle", "message"),
     [
@@ -425,12 +442,14 @@ def test_decimal_limits_must_be_numeric_and_ordered(mutate: Any, needle: str, me
     assert_problem(data, needle, message)
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_integer_min_above_max_is_refused() -> None:
     data = minimal()
     steps(data)[2]["inputs"].append({"name": "vials", "label": "Vials", "type": "integer", "min": 10, "max": 5})
     assert_problem(data, "name: vials", "limits out of order: min 10 is above max 5")
 
 
+@pytest.mark.req("URS-MBR-001")
 @pytest.mark.parametrize(
     ("options", "needle", "message"),
     [
@@ -445,18 +464,21 @@ def test_choice_options_must_be_non_empty_and_unique(options: list[str], needle:
     assert_problem(data, needle, message, nth)
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_choice_action_option_must_be_an_option() -> None:
     data = minimal()
     steps(data)[2]["inputs"][0]["action_options"] = ["Cloudy"]
     assert_problem(data, "action_options:", "action_options: 'Cloudy' is not one of the options")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_yes_no_expected_must_be_yes_or_no() -> None:
     data = minimal()
     steps(data)[2]["inputs"].append({"name": "ok", "label": "OK", "type": "yes_no", "expected": "maybe"})
     assert_problem(data, "expected: maybe", "'expected' must be yes or no")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_bare_yaml_yes_is_read_as_the_answer_yes() -> None:
     data = minimal()
     steps(data)[2]["inputs"].append({"name": "ok", "label": "OK", "type": "yes_no", "expected": "yes"})
@@ -470,24 +492,28 @@ def test_bare_yaml_yes_is_read_as_the_answer_yes() -> None:
 # ------------------------------------------------------------------ holds and prerequisites
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_hold_min_above_max_is_refused() -> None:
     data = minimal()
     steps(data)[2]["hold"][0].update(min_minutes=90, max_minutes=60)
     assert_problem(data, "min_minutes: 90", "min_minutes 90 is above max_minutes 60")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_hold_needs_min_or_max() -> None:
     data = minimal()
     del steps(data)[2]["hold"][0]["max_minutes"]
     assert_problem(data, "after: UP1.OP1.S1", "hold: needs min_minutes or max_minutes")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_hold_reference_must_come_earlier() -> None:
     data = minimal()
     steps(data)[1]["hold"] = [{"after": "UP1.OP1.S3", "max_minutes": 30}]
     assert_problem(data, "after: UP1.OP1.S3", "hold after 'UP1.OP1.S3': that step must come earlier in the template")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_hold_reference_must_be_a_prerequisite() -> None:
     data = minimal()
     steps(data)[1]["requires"] = []  # S2 may start at once: S1 is no longer its ancestor
@@ -495,6 +521,7 @@ def test_hold_reference_must_be_a_prerequisite() -> None:
     assert_problem(data, "after: UP1.OP1.S1", "is not a prerequisite (direct or indirect)")
 
 
+@pytest.mark.req("URS-MBR-002", "URS-EXE-002")
 def test_explicit_requires_allows_parallel_branches() -> None:
     data = minimal()
     steps(data)[2]["requires"] = ["UP1.OP1.S1"]  # fill may run alongside the count
@@ -505,6 +532,7 @@ def test_explicit_requires_allows_parallel_branches() -> None:
     assert t.step("UP1.OP1.S2").requires is None
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_dependency_cycles_are_refused() -> None:
     data = minimal()
     steps(data)[0]["requires"] = ["UP1.OP1.S3"]  # S1 needs S3, S3 needs S2, S2 needs S1
@@ -514,6 +542,7 @@ def test_dependency_cycles_are_refused() -> None:
     )
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_self_requirement_is_a_cycle() -> None:
     data = minimal()
     steps(data)[1]["requires"] = ["UP1.OP1.S2"]
@@ -523,12 +552,14 @@ def test_self_requirement_is_a_cycle() -> None:
 # ------------------------------------------------------------------ structure rules
 
 
+@pytest.mark.req("URS-MBR-002", "URS-EXE-009")
 def test_every_unit_procedure_needs_a_critical_step() -> None:
     data = minimal()
     data["unit_procedures"].append(_second_unit_procedure("UP2", critical=False))
     assert_problem(data, "- code: UP2$", "unit procedure 'UP2' has no critical step")
 
 
+@pytest.mark.req("URS-MBR-002")
 @pytest.mark.parametrize(("low", "high"), [("101", "150"), ("50", "99"), ("-1", "150")])
 def test_yield_range_must_include_100_percent(low: str, high: str) -> None:
     data = minimal()
@@ -536,18 +567,21 @@ def test_yield_range_must_include_100_percent(low: str, high: str) -> None:
     assert_problem(data, "min_percent:", "need 0 <= min_percent <= 100 <= max_percent")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_yield_stages_are_required() -> None:
     data = minimal()
     data["yield_stages"] = []
     assert_problem(data, "yield_stages: []", "'yield_stages' must not be empty")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_sample_purpose_must_be_qc_or_ipc() -> None:
     data = minimal()
     steps(data)[2]["sampling"] = [{"sample": "STER", "test": "Sterility", "quantity": "1.0", "unit": "mL", "for": "QA"}]
     assert_problem(data, "for: QA", "'for' must be QC or IPC")
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_sample_codes_are_unique_in_the_template() -> None:
     data = minimal()
     sample = {"sample": "STER", "test": "Sterility", "quantity": "1.0", "unit": "mL", "for": "QC"}
@@ -556,6 +590,7 @@ def test_sample_codes_are_unique_in_the_template() -> None:
     assert_problem(data, "sample: STER", "duplicate sample code 'STER'", 2)
 
 
+@pytest.mark.req("URS-MBR-001", "URS-EXE-001")
 @pytest.mark.parametrize("pattern", ["XS-{yyyy}", "XS-{yyyy}-{seq:04x}", "XS {seq}", "XS-{site}-{seq}", "XS-{seq"])
 def test_lot_number_pattern_is_checked(pattern: str) -> None:
     data = minimal()
@@ -563,6 +598,7 @@ def test_lot_number_pattern_is_checked(pattern: str) -> None:
     assert_problem(data, "lot_number_pattern:", "lot_number_pattern:")
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_file_name_must_match_code_and_version() -> None:
     with pytest.raises(DefinitionError) as info:
         parse_template(dump(minimal()), "batch_templates/MIN-TEST.v2.yaml")
@@ -570,6 +606,7 @@ def test_file_name_must_match_code_and_version() -> None:
     assert parse_template(dump(minimal()), "batch_templates/MIN-TEST.v1.yaml").version == 1
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_all_problems_are_collected_at_once_in_line_order() -> None:
     data = minimal()
     data["version"] = "0"
@@ -594,6 +631,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return [prefix] + [p for key, child in children for p in _paths(child, prefix + (key,))]
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_any_malformed_value_is_reported_never_crashes() -> None:
     for path in _paths(minimal())[1:]:
         for junk in (None, {"a": "1"}):
@@ -608,6 +646,7 @@ def test_any_malformed_value_is_reported_never_crashes() -> None:
                 assert all(p.startswith(f"{FILE}:") for p in exc.problems)
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_empty_file_is_refused() -> None:
     assert "must be a mapping" in problems_of("")[0]
 
@@ -615,6 +654,7 @@ def test_empty_file_is_refused() -> None:
 # ------------------------------------------------------------------ shipped templates
 
 
+@pytest.mark.req("URS-MBR-006")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_templates_load_with_at_least_40_steps(name: str) -> None:
     t = load(ROOT / "batch_templates" / name)
@@ -626,6 +666,7 @@ def test_shipped_templates_load_with_at_least_40_steps(name: str) -> None:
     json.dumps(t.to_dict())  # the stored structure must be plain JSON
 
 
+@pytest.mark.req("URS-MBR-006", "URS-MBR-002")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_templates_record_lots_and_hold_times(name: str) -> None:
     t = load(ROOT / "batch_templates" / name)
@@ -638,6 +679,7 @@ def test_shipped_templates_record_lots_and_hold_times(name: str) -> None:
     assert purposes == {"QC", "IPC"}
 
 
+@pytest.mark.req("URS-MBR-006")
 def test_da_template_hold_windows_and_panel() -> None:
     t = load(ROOT / "batch_templates" / "XS411-DA-NPC.v1.yaml")
     freeze = t.step("UP7.OP1.S1")
@@ -649,6 +691,7 @@ def test_da_template_hold_windows_and_panel() -> None:
     assert t.step("UP8.OP1.S1").prerequisites == ("UP6.OP2.S3",)
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_short_test_template_covers_every_input_type() -> None:
     t = load(ROOT / "tests" / "data" / "templates" / "SHORT-TEST.v1.yaml")
     assert len(t.unit_procedures) == 2 and len(t.steps) == 6
@@ -657,6 +700,7 @@ def test_short_test_template_covers_every_input_type() -> None:
     assert t.step("UP2.OP1.S3").prerequisites == ("UP2.OP1.S1",)
 
 
+@pytest.mark.req("URS-DAT-005")
 def test_to_dict_keeps_decimal_digits_as_strings() -> None:
     data = parse_template(dump(minimal()), FILE).to_dict()
     step = data["unit_procedures"][0]["operations"][0]["steps"][1]
@@ -682,6 +726,7 @@ def viability() -> DecimalInput:
     )
 
 
+@pytest.mark.req("URS-EXE-004")
 @pytest.mark.parametrize(
     ("entered", "level", "reported"),
     [
@@ -701,6 +746,7 @@ def test_decimal_evaluation_rounds_half_up_before_comparing(entered: str, level:
     assert (result.level, str(result.reported)) == (level, reported)
 
 
+@pytest.mark.req("URS-EXE-004")
 @pytest.mark.parametrize(
     ("entered", "level"), [("79.95", WITHIN), ("79.94", ACTION), ("80.0", WITHIN), ("120.05", WITHIN)]
 )
@@ -709,6 +755,7 @@ def test_action_limit_boundary_with_usp_rounding(entered: str, level: str) -> No
     assert inp.evaluate(inp.validate(entered)).level == level
 
 
+@pytest.mark.req("URS-EXE-004")
 def test_decimal_evaluation_order_of_flags() -> None:
     inp = viability()
     result = inp.evaluate(Decimal("70"))
@@ -716,6 +763,7 @@ def test_decimal_evaluation_order_of_flags() -> None:
     assert "action" in result.reason
 
 
+@pytest.mark.req("URS-EXE-010", "URS-EXE-011")
 def test_yield_and_hold_evaluation() -> None:
     t = load(ROOT / "tests" / "data" / "templates" / "SHORT-TEST.v1.yaml")
     stage = t.yield_stages[0]
@@ -731,28 +779,33 @@ def test_yield_and_hold_evaluation() -> None:
 # ------------------------------------------------------------------ input validation
 
 
+@pytest.mark.req("URS-EXE-003", "URS-DAT-005")
 @pytest.mark.parametrize("bad", ["NaN", "Infinity", "-inf", "abc", "80,5", "1_000", "8 0", "0x10", "", "   "])
 def test_decimal_refuses_bad_text(bad: str) -> None:
     with pytest.raises(InputError):
         viability().validate(bad)
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_decimal_refuses_values_beyond_hard_bounds() -> None:
     with pytest.raises(InputError, match="above the maximum 100"):
         viability().validate("100.1")
     assert viability().validate("100.04") == Decimal("100.04")  # rounds to 100.0
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_optional_input_accepts_empty() -> None:
     inp = TextInput(name="comment", label="Comment", required=False)
     assert inp.validate("  ") is None and inp.validate(None) is None
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_validate_refuses_non_text() -> None:
     with pytest.raises(TypeError):
         viability().validate(80.5)  # type: ignore[arg-type]
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_integer_validation() -> None:
     inp = IntegerInput(name="vials", label="Vials", min=0, max=60)
     assert inp.validate(" 12 ") == 12
@@ -761,6 +814,7 @@ def test_integer_validation() -> None:
             inp.validate(bad)
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_text_validation() -> None:
     inp = TextInput(name="id", label="Sample ID", max_length=5)
     assert inp.validate(" A-123 ") == "A-123"
@@ -770,6 +824,7 @@ def test_text_validation() -> None:
         inp.validate("")
 
 
+@pytest.mark.req("URS-EXE-003", "URS-EXE-004")
 def test_choice_validation_and_evaluation() -> None:
     inp = ChoiceInput(
         name="look",
@@ -785,6 +840,7 @@ def test_choice_validation_and_evaluation() -> None:
     assert inp.evaluate("Typical").within
 
 
+@pytest.mark.req("URS-EXE-003", "URS-EXE-004")
 def test_yes_no_validation_and_expected_answer() -> None:
     inp = YesNoInput(name="ok", label="OK", expected="yes")
     assert inp.validate("YES") == "yes" and inp.validate("no") == "no"
@@ -793,6 +849,7 @@ def test_yes_no_validation_and_expected_answer() -> None:
     assert inp.evaluate("no").action and inp.evaluate("yes").within
 
 
+@pytest.mark.req("URS-EXE-003", "URS-EXE-006")
 def test_material_validation() -> None:
     inp = MaterialInput(name="medium", label="Medium", bom="MED", quantity=QuantitySpec("mL", 0))
     assert inp.validate(" LOT-2025/001 ") == "LOT-2025/001"
@@ -806,11 +863,13 @@ def test_material_validation() -> None:
             inp.validate_quantity(bad)
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_material_without_quantity_refuses_a_quantity() -> None:
     with pytest.raises(InputError):
         MaterialInput(name="m", label="M", bom="MED").validate_quantity("1")
 
 
+@pytest.mark.req("URS-EXE-003", "URS-EXE-007")
 def test_equipment_validation() -> None:
     inp = EquipmentInput(name="bsc", label="BSC", equipment_type="BSC")
     assert inp.validate("BSC-03") == "BSC-03"
@@ -818,6 +877,7 @@ def test_equipment_validation() -> None:
         inp.validate("")
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_datetime_validation() -> None:
     inp = DateTimeInput(name="at", label="At")
     assert inp.validate("2025-03-01T14:05").hour == 14
@@ -827,6 +887,7 @@ def test_datetime_validation() -> None:
             inp.validate(bad)
 
 
+@pytest.mark.req("URS-EXE-003")
 def test_timer_validation_and_limits() -> None:
     inp = TimerInput(name="t", label="Thaw", min_minutes=1, max_minutes=3)
     value = inp.validate("2025-03-01T14:05:00/2025-03-01T14:07:30")
@@ -838,6 +899,7 @@ def test_timer_validation_and_limits() -> None:
             inp.validate(bad)
 
 
+@pytest.mark.req("URS-MBR-002")
 def test_registry_maps_every_type_name_to_its_class() -> None:
     assert INPUT_TYPES == {
         "decimal": DecimalInput,
@@ -852,6 +914,7 @@ def test_registry_maps_every_type_name_to_its_class() -> None:
     }
 
 
+@pytest.mark.req("URS-MBR-002", "URS-DAT-005")
 def test_input_definitions_serialize_with_their_type() -> None:
     assert viability().to_dict()["type"] == "decimal"
     t = parse_template(dump(minimal()), FILE)

@@ -33,6 +33,7 @@ CHANGED = SHORT.read_text().replace("title: Short test process", "title: Short t
 VERSION_2 = SHORT.read_text().replace("version: 1", "version: 2", 1)
 
 
+@pytest.mark.req("URS-MBR-006")
 @pytest.mark.parametrize("path", [*SHIPPED_TEMPLATES, SHORT], ids=lambda p: p.name)
 def test_shipped_templates_load_and_validate(db, path):
     row, outcome = load_file(db, path)
@@ -46,10 +47,12 @@ def test_shipped_templates_load_and_validate(db, path):
     assert details(event)["file"] == path.name and details(event)["sha256"] == row.source_sha256
 
 
+@pytest.mark.req("URS-MBR-006")
 def test_two_templates_are_shipped():
     assert len(SHIPPED_TEMPLATES) >= 2, [p.name for p in SHIPPED_TEMPLATES]
 
 
+@pytest.mark.req("URS-MBR-003")
 def test_unchanged_reload_does_nothing(db):
     first, _ = load_file(db, SHORT)
     again, outcome = load_file(db, SHORT)
@@ -58,6 +61,7 @@ def test_unchanged_reload_does_nothing(db):
     assert len(events(db, "mbr.loaded")) == 1
 
 
+@pytest.mark.req("URS-MBR-003")
 def test_changed_text_makes_the_next_revision_a_draft(db, make_user):
     qa = make_user("qa")
     first, _ = load_file(db, SHORT)
@@ -71,12 +75,14 @@ def test_changed_text_makes_the_next_revision_a_draft(db, make_user):
     assert load_file(db, SHORT) == (first, services.UNCHANGED)
 
 
+@pytest.mark.req("URS-MBR-003")
 def test_a_new_declared_version_starts_at_revision_1(db):
     load_file(db, SHORT)
     row, outcome = load_file(db, SHORT, text=VERSION_2, name="SHORT-TEST.v2.yaml")
     assert outcome == services.NEW_VERSION and (row.version, row.revision) == (2, 1)
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_an_invalid_file_stores_nothing_and_names_file_and_line(db):
     broken = SHORT.read_text().replace("decimals: 1\n", "decimals: one\n", 1)
     with pytest.raises(DefinitionError) as refused:
@@ -86,6 +92,7 @@ def test_an_invalid_file_stores_nothing_and_names_file_and_line(db):
     assert count(db, TemplateVersion) == 0 and events(db, "mbr.loaded") == []
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_values_too_long_for_the_table_are_refused_with_the_line(db):
     long_title = SHORT.read_text().replace("title: Short test process", "title: " + "x" * 201, 1)
     with pytest.raises(DefinitionError, match=r"SHORT-TEST.v1.yaml:\d+: title is longer than 200"):
@@ -93,6 +100,7 @@ def test_values_too_long_for_the_table_are_refused_with_the_line(db):
     assert count(db, TemplateVersion) == 0
 
 
+@pytest.mark.req("URS-MBR-001", "URS-MBR-003")
 def test_load_directory_loads_the_valid_and_refuses_the_invalid(db, tmp_path):
     (tmp_path / "SHORT-TEST.v1.yaml").write_text(SHORT.read_text())
     (tmp_path / "BROKEN.v1.yaml").write_text("code: [unclosed\n")
@@ -104,6 +112,7 @@ def test_load_directory_loads_the_valid_and_refuses_the_invalid(db, tmp_path):
     assert count(db, TemplateVersion) == 1
 
 
+@pytest.mark.req("URS-MBR-004", "URS-ACC-002")
 def test_only_an_active_author_role_may_load(db, make_user):
     with pytest.raises(NotPermitted):
         load_file(db, SHORT, author=make_user("operator"))
@@ -114,6 +123,7 @@ def test_only_an_active_author_role_may_load(db, make_user):
 # --- approval ---------------------------------------------------------------------------------
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_qa_approves_a_draft_with_a_signature(db, make_user):
     author, qa = make_user("supervisor"), make_user("qa")
     row, _ = load_file(db, SHORT, author=author)
@@ -125,6 +135,7 @@ def test_qa_approves_a_draft_with_a_signature(db, make_user):
     assert len(events(db, "mbr.approved")) == 1
 
 
+@pytest.mark.req("URS-MBR-004", "URS-SIG-007")
 def test_the_author_cannot_approve_even_as_qa(db, make_user):
     author = make_user("qa")
     row, _ = load_file(db, SHORT, author=author)
@@ -134,6 +145,7 @@ def test_the_author_cannot_approve_even_as_qa(db, make_user):
     assert row.status == TemplateStatus.DRAFT and signatures_of(db, row) == []
 
 
+@pytest.mark.req("URS-MBR-004", "URS-ACC-002")
 @pytest.mark.parametrize("role", ["admin", "operator", "supervisor", "qc_analyst", "auditor"])
 def test_only_qa_approves(db, make_user, role):
     row, _ = load_file(db, SHORT)
@@ -144,6 +156,7 @@ def test_only_qa_approves(db, make_user, role):
     assert row.status == TemplateStatus.DRAFT
 
 
+@pytest.mark.req("URS-MBR-004", "URS-SIG-001")
 def test_a_wrong_password_approves_nothing(db, make_user):
     qa = make_user("qa")
     row, _ = load_file(db, SHORT)
@@ -153,6 +166,7 @@ def test_a_wrong_password_approves_nothing(db, make_user):
     assert row.status == TemplateStatus.DRAFT
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_only_a_draft_is_approved(db, make_user):
     qa = make_user("qa")
     row, _ = load_file(db, SHORT)
@@ -164,6 +178,7 @@ def test_only_a_draft_is_approved(db, make_user):
 # --- effective, superseded, retired -------------------------------------------------------------
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_making_effective_supersedes_the_previous_version_in_the_same_transaction(db, make_user):
     qa = make_user("qa")
     first = effective(db, qa, load_file(db, SHORT)[0])
@@ -178,6 +193,7 @@ def test_making_effective_supersedes_the_previous_version_in_the_same_transactio
     assert changed == [(i, "CC-2026-001") for i in ids]
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_only_an_approved_version_becomes_effective(db, make_user):
     qa = make_user("qa")
     row, _ = load_file(db, SHORT)
@@ -185,6 +201,7 @@ def test_only_an_approved_version_becomes_effective(db, make_user):
         services.make_effective(db, qa, row, None, "CC-1")
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_making_effective_needs_qa_and_a_reason(db, make_user):
     qa, supervisor = make_user("qa"), make_user("supervisor")
     row, _ = load_file(db, SHORT)
@@ -197,6 +214,7 @@ def test_making_effective_needs_qa_and_a_reason(db, make_user):
     assert row.status == TemplateStatus.APPROVED
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_an_effective_date_in_the_past_is_refused(db, make_user):
     qa = make_user("qa")
     row, _ = load_file(db, SHORT)
@@ -204,6 +222,7 @@ def test_an_effective_date_in_the_past_is_refused(db, make_user):
         effective(db, qa, row, at=utcnow() - timedelta(hours=1))
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_a_future_effective_date_takes_over_when_it_passes(db, make_user):
     qa = make_user("qa")
     first = effective(db, qa, load_file(db, SHORT)[0])
@@ -220,6 +239,7 @@ def test_a_future_effective_date_takes_over_when_it_passes(db, make_user):
     assert services.effective_version(db, TemplateVersion, "SHORT-TEST", at=start - timedelta(days=1)) is first
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_a_new_version_cannot_take_over_before_the_scheduled_one(db, make_user):
     qa = make_user("qa")
     effective(db, qa, load_file(db, SHORT)[0], at=utcnow() + timedelta(days=7))
@@ -228,6 +248,7 @@ def test_a_new_version_cannot_take_over_before_the_scheduled_one(db, make_user):
         effective(db, qa, later, at=utcnow() + timedelta(days=1))
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_retire_needs_qa_and_a_reason_and_ends_the_version(db, make_user):
     qa, supervisor = make_user("qa"), make_user("supervisor")
     row = effective(db, qa, load_file(db, SHORT)[0])
@@ -244,6 +265,7 @@ def test_retire_needs_qa_and_a_reason_and_ends_the_version(db, make_user):
         services.retire(db, qa, row, "again")
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_retiring_a_scheduled_version_keeps_the_current_one_in_force(db, make_user):
     qa = make_user("qa")
     first = effective(db, qa, load_file(db, SHORT)[0])
@@ -260,6 +282,7 @@ def test_retiring_a_scheduled_version_keeps_the_current_one_in_force(db, make_us
 # --- immutability -----------------------------------------------------------------------------
 
 
+@pytest.mark.req("URS-MBR-005")
 def test_an_effective_source_cannot_be_changed_through_the_orm(db, make_user):
     row = effective(db, make_user("qa"), load_file(db, SHORT)[0])
     with pytest.raises(sa.exc.DatabaseError, match="never change"):
@@ -270,6 +293,7 @@ def test_an_effective_source_cannot_be_changed_through_the_orm(db, make_user):
     assert row.source_text == SHORT.read_text() and row.status == TemplateStatus.EFFECTIVE
 
 
+@pytest.mark.req("URS-MBR-005", "URS-DAT-001")
 @pytest.mark.parametrize("statement", [
     "UPDATE mbr_versions SET source_text = 'x' WHERE id = :id",
     "UPDATE mbr_versions SET source_sha256 = 'x' WHERE id = :id",
@@ -288,6 +312,7 @@ def test_an_effective_source_cannot_be_changed_in_the_database(db, make_user, st
 # --- diff -------------------------------------------------------------------------------------
 
 
+@pytest.mark.req("URS-MBR-003")
 def test_diff_shows_the_changed_lines(db):
     first, _ = load_file(db, SHORT)
     second, _ = load_file(db, SHORT, text=CHANGED)
@@ -297,6 +322,7 @@ def test_diff_shows_the_changed_lines(db):
     assert lines[0].startswith("--- SHORT-TEST v1.1") and lines[1].startswith("+++ SHORT-TEST v1.2")
 
 
+@pytest.mark.req("URS-MBR-003")
 def test_diff_refuses_two_different_definitions(db):
     first, _ = load_file(db, SHORT)
     other, _ = load_file(db, SHORT, text=SHORT.read_text().replace("code: SHORT-TEST", "code: OTHER-TEST"),
@@ -332,6 +358,7 @@ def _stored(application):
         return [(r.code, r.revision, r.status) for r in rows]
 
 
+@pytest.mark.req("URS-MBR-008", "URS-MBR-001")
 def test_cli_load_prints_every_problem_and_exits_1(cli_app, tmp_path):
     application, upgrade = cli_app
     with application.app_context():
@@ -351,6 +378,7 @@ def test_cli_load_prints_every_problem_and_exits_1(cli_app, tmp_path):
     assert again.exit_code == 0 and "unchanged" in again.output
 
 
+@pytest.mark.req("URS-MBR-008")
 def test_cli_load_with_an_unknown_author_is_refused(cli_app):
     application, upgrade = cli_app
     with application.app_context():
@@ -360,14 +388,15 @@ def test_cli_load_with_an_unknown_author_is_refused(cli_app):
     assert _stored(application) == []
 
 
+@pytest.mark.req("URS-MBR-008", "URS-DAT-006")
 def test_init_and_seed_demo_twice_leave_one_effective_version_per_shipped_code(cli_app):
     from app.qc.models import SpecVersion
 
     application, _ = cli_app
     runner = application.test_cli_runner()
     for _ in range(2):
-        for command in ("init", "seed-demo"):
-            result = runner.invoke(args=[command])
+        for command in (["init"], ["seed-demo", "--no-lots"]):  # the demo lots have their own test
+            result = runner.invoke(args=command)
             assert result.exit_code == 0, result.output
     from app.extensions import db as _db
 

@@ -25,6 +25,7 @@ def _upload(client, text, name="SHORT-TEST.v1.yaml"):
                        content_type="multipart/form-data")
 
 
+@pytest.mark.req("URS-MBR-007")
 @pytest.mark.parametrize("role", READERS)
 def test_readers_see_the_list_the_rendering_and_the_diff(client, db, make_user, login, role):
     first, _ = load_file(db, SHORT)
@@ -37,6 +38,7 @@ def test_readers_see_the_list_the_rendering_and_the_diff(client, db, make_user, 
     assert client.get(f"/mbr/diff?from={first.id}&to={second.id}").status_code == 200
 
 
+@pytest.mark.req("URS-MBR-007", "URS-ACC-002")
 @pytest.mark.parametrize("role", OTHERS)
 def test_other_roles_are_refused(client, db, make_user, login, role):
     row, _ = load_file(db, SHORT)
@@ -45,10 +47,12 @@ def test_other_roles_are_refused(client, db, make_user, login, role):
         assert client.get(url).status_code == 403
 
 
+@pytest.mark.req("URS-ACC-001")
 def test_anonymous_is_sent_to_login(client, db):
     assert client.get("/mbr/").status_code == 302
 
 
+@pytest.mark.req("URS-MBR-002", "URS-MBR-007")
 def test_the_rendering_shows_procedure_inputs_limits_holds_sampling_and_bom(client, db, make_user, login):
     row, _ = load_file(db, SHORT)
     login(make_user("operator"))
@@ -64,6 +68,7 @@ def test_the_rendering_shows_procedure_inputs_limits_holds_sampling_and_bom(clie
     assert "Electronic signature" not in page and "Make effective" not in page
 
 
+@pytest.mark.req("URS-MBR-004", "URS-MBR-007")
 def test_qa_approves_makes_effective_and_retires_through_the_pages(client, db, make_user, login):
     row, _ = load_file(db, SHORT)
     qa = make_user("qa")
@@ -85,6 +90,7 @@ def test_qa_approves_makes_effective_and_retires_through_the_pages(client, db, m
     assert row.status == TemplateStatus.RETIRED
 
 
+@pytest.mark.req("URS-MBR-004")
 def test_a_past_effective_date_is_refused_on_the_page(client, db, make_user, login):
     qa = make_user("qa")
     row, _ = load_file(db, SHORT)
@@ -97,6 +103,7 @@ def test_a_past_effective_date_is_refused_on_the_page(client, db, make_user, log
     assert row.status == TemplateStatus.APPROVED
 
 
+@pytest.mark.req("URS-SIG-001")
 def test_a_blank_password_signs_nothing(client, db, make_user, login):
     qa = make_user("qa")
     row, _ = load_file(db, SHORT)
@@ -107,6 +114,7 @@ def test_a_blank_password_signs_nothing(client, db, make_user, login):
     assert row.status == TemplateStatus.DRAFT
 
 
+@pytest.mark.req("URS-MBR-007", "URS-ACC-002")
 @pytest.mark.parametrize("role", ["supervisor", "operator", "auditor", "admin"])
 def test_only_qa_may_post_lifecycle_actions(client, db, make_user, login, role):
     row, _ = load_file(db, SHORT)
@@ -118,6 +126,7 @@ def test_only_qa_may_post_lifecycle_actions(client, db, make_user, login, role):
     assert row.status == TemplateStatus.DRAFT
 
 
+@pytest.mark.req("URS-MBR-004", "URS-SIG-007")
 def test_an_uploading_qa_user_is_the_author_and_cannot_approve(client, db, make_user, login):
     author = make_user("qa")
     login(author)
@@ -133,6 +142,7 @@ def test_an_uploading_qa_user_is_the_author_and_cannot_approve(client, db, make_
     assert row.status == TemplateStatus.DRAFT
 
 
+@pytest.mark.req("URS-MBR-001")
 def test_an_invalid_upload_lists_the_problems_and_stores_nothing(client, db, make_user, login):
     login(make_user("supervisor"))
     refused = _upload(client, SHORT.read_text().replace("decimals: 1\n", "decimals: one\n", 1))
@@ -142,12 +152,14 @@ def test_an_invalid_upload_lists_the_problems_and_stores_nothing(client, db, mak
     assert count(db, TemplateVersion) == 0
 
 
+@pytest.mark.req("URS-ACC-002")
 def test_operators_cannot_upload(client, db, make_user, login):
     login(make_user("operator"))
     assert _upload(client, SHORT.read_text()).status_code == 403
     assert count(db, TemplateVersion) == 0
 
 
+@pytest.mark.req("URS-MBR-003", "URS-MBR-007")
 def test_the_diff_highlights_added_and_removed_lines(client, db, make_user, login):
     qa = make_user("qa")
     first = effective(db, qa, load_file(db, SHORT)[0])
@@ -159,6 +171,7 @@ def test_the_diff_highlights_added_and_removed_lines(client, db, make_user, logi
     assert client.get(f"/mbr/diff?from={first.id}").status_code == 400
 
 
+@pytest.mark.req("URS-MBR-007", "URS-MBR-004")
 def test_the_list_shows_a_scheduled_version_and_the_one_in_force_until_then(client, db, make_user, login):
     qa = make_user("qa")
     effective(db, qa, load_file(db, SHORT)[0])

@@ -9,6 +9,8 @@ import pytest
 from app.qc.evaluation import Evaluation, ResultError, evaluate
 from app.qc.spec_schema import TestDef, parse_spec
 
+pytestmark = pytest.mark.req("URS-QC-003")
+
 D = Decimal
 
 
@@ -102,6 +104,7 @@ def test_alert_names_the_alert_limits_and_a_failure_is_never_an_alert():
     assert (failed.conforms, failed.alert, failed.status) == (False, False, "fail")
 
 
+@pytest.mark.req("URS-QC-004")
 @pytest.mark.parametrize("reported", ["<LOQ", "< LOQ", "<loq", " <LOQ % "])
 def test_below_loq_conforms_to_a_maximum(reported):
     result = evaluate(UNDIFF, reported)
@@ -109,6 +112,7 @@ def test_below_loq_conforms_to_a_maximum(reported):
     assert (result.reported_value, result.less_than) == (None, D("0.01"))
 
 
+@pytest.mark.req("URS-QC-004")
 @pytest.mark.parametrize("reported", ["< 0.05", "<0.05", "< 0.05 %"])
 def test_less_than_a_value_is_reported_as_such(reported):
     result = evaluate(UNDIFF, reported)
@@ -116,6 +120,7 @@ def test_less_than_a_value_is_reported_as_such(reported):
         "pass", "< 0.05 %", D("0.05"))
 
 
+@pytest.mark.req("URS-QC-004")
 @pytest.mark.parametrize(
     ("max_inclusive", "reported", "conforms"),
     [(True, "<0.02", True), (True, "<0.025", False), (True, "<0.01", True),
@@ -126,28 +131,33 @@ def test_less_than_meets_a_maximum_only_when_its_bound_does(max_inclusive, repor
     assert evaluate(test, reported).conforms is conforms
 
 
+@pytest.mark.req("URS-QC-004")
 def test_less_than_never_satisfies_a_minimum():
     assert evaluate(VIABILITY, "<95").status == "fail"
     assert "cannot show that the minimum is met" in evaluate(DOSE, "<5.00").explanation
     assert not evaluate(DOSE, "<5.00").conforms
 
 
+@pytest.mark.req("URS-QC-004")
 def test_less_than_above_the_alert_maximum_raises_an_alert():
     assert evaluate(ENDOTOXIN, "<1.0").status == "alert"
     assert evaluate(ENDOTOXIN, "<0.5").status == "pass"
 
 
+@pytest.mark.req("URS-QC-004")
 @pytest.mark.parametrize("reported", ["0.005", "<0.005", "ND", "nd", "Not detected"])
 def test_results_below_the_loq_are_reported_as_loq(reported):
     assert outcome(UNDIFF, reported) == ("pass", "<LOQ (0.01 %)")
 
 
+@pytest.mark.req("URS-QC-004")
 def test_loq_results_need_a_test_with_an_loq():
     for reported in ("<LOQ", "ND"):
         with pytest.raises(ResultError, match="needs an LOQ"):
             evaluate(IMPURITY, reported)
 
 
+@pytest.mark.req("URS-QC-004")
 @pytest.mark.parametrize(
     ("test", "reported", "status", "text"),
     [(STERILITY, "No growth", "pass", "No growth"),
@@ -163,10 +173,12 @@ def test_qualitative_results_match_accepted_texts(test, reported, status, text):
     assert (result.status, result.reported_text, result.reported_value) == (status, text, None)
 
 
+@pytest.mark.req("URS-QC-004")
 def test_a_spec_that_accepts_nd_literally_still_matches_it():
     assert evaluate(dataclasses.replace(MYCOPLASMA, accepted=("ND",)), "nd").reported_text == "ND"
 
 
+@pytest.mark.req("URS-QC-004")
 def test_qualitative_failure_explains_what_was_expected():
     assert evaluate(STERILITY, "Growth").explanation == (
         "'Growth' is not an accepted result (No growth): does not conform")
@@ -184,6 +196,7 @@ def test_a_trailing_unit_matching_the_test_is_accepted():
     assert outcome(ENDOTOXIN, "0.3 eu/mL") == ("pass", "0.3 EU/mL")
 
 
+@pytest.mark.req("URS-DAT-005")
 @pytest.mark.parametrize(
     "reported",
     ["", "   ", "abc", "NaN", "nan", "Infinity", "-inf", "1e999", "<", "< ", "<abc", "<NaN",
@@ -213,6 +226,7 @@ def test_evaluation_is_frozen_and_keeps_the_raw_text():
         result.conforms = False  # type: ignore[misc]
 
 
+@pytest.mark.req("URS-QC-009")
 def test_shipped_spec_evaluates_end_to_end():
     path = Path(__file__).resolve().parents[2] / "qc_specs" / "XS411-DA-NPC.v1.yaml"
     spec = parse_spec(path.read_text(encoding="utf-8"), "qc_specs/XS411-DA-NPC.v1.yaml")

@@ -20,6 +20,7 @@ from app.signatures.models import Signature
 from tests.qc.conftest import SHORT_SPEC, XS411_SPEC, XS411_TEMPLATE, creds, result_input, store_effective
 
 
+@pytest.mark.req("URS-QC-005", "URS-QC-003", "URS-QC-008")
 def test_a_result_is_evaluated_rounded_and_bound_to_the_lot_spec(lab):
     lot = lab.lot()
     result = lab.enter(lot, "VIABILITY", "91.349")
@@ -32,6 +33,7 @@ def test_a_result_is_evaluated_rounded_and_bound_to_the_lot_spec(lab):
     assert (event.entity_type, event.entity_id, event.lot_id) == ("QCResult", str(result.id), lot.id)
 
 
+@pytest.mark.req("URS-QC-005")
 @pytest.mark.parametrize(("changes", "message"), [
     ({"test_code": "NOPE"}, "has no test 'NOPE'"),
     ({"sample_id": "  "}, "Enter the sample ID."),
@@ -50,17 +52,20 @@ def test_incomplete_or_unusable_results_are_refused_with_a_clear_message(lab, ch
     assert message in " ".join([refused.value.message, *refused.value.reasons])
 
 
+@pytest.mark.req("URS-QC-005", "URS-ACC-002")
 def test_only_qc_analysts_enter_results(lab):
     with pytest.raises(NotPermitted):
         qc.enter_result(lab.db, lab.qa1, lab.lot(steps=False), result_input("VIABILITY", "95.0"))
 
 
+@pytest.mark.req("URS-QC-005")
 def test_a_dispositioned_lot_takes_no_more_results(lab):
     lot = lab.lot(steps=False, status=LotStatus.RELEASED)
     with pytest.raises(RuleViolation, match="QC record is closed"):
         qc.enter_result(lab.db, lab.analyst1, lot, result_input("VIABILITY", "95.0"))
 
 
+@pytest.mark.req("URS-QC-005")
 def test_a_result_is_never_overwritten_a_second_one_is_refused(lab):
     lot = lab.lot(steps=False)
     first = lab.enter(lot, "VIABILITY", "95.0")
@@ -70,6 +75,7 @@ def test_a_result_is_never_overwritten_a_second_one_is_refused(lab):
         qc.retest(lab.db, lab.analyst2, first, result_input("VIABILITY", "96.0"))
 
 
+@pytest.mark.req("URS-DAT-003", "URS-QC-005")
 def test_the_database_refuses_to_change_a_recorded_result(lab):
     result = lab.enter(lab.lot(steps=False), "VIABILITY", "95.0")
     with pytest.raises(sa.exc.DBAPIError), lab.db.begin_nested():
@@ -78,6 +84,7 @@ def test_the_database_refuses_to_change_a_recorded_result(lab):
         lab.db.execute(sa.text("DELETE FROM qc_results WHERE id = :id"), {"id": result.id})
 
 
+@pytest.mark.req("URS-QC-007", "URS-DEV-001")
 def test_an_oos_result_opens_an_oos_investigation_in_the_same_transaction(lab):
     lot = lab.lot(steps=False)
     result = qc.enter_result(lab.db, lab.analyst1, lot, result_input("VIABILITY", "89.95"))
@@ -90,6 +97,7 @@ def test_an_oos_result_opens_an_oos_investigation_in_the_same_transaction(lab):
     assert lab.db.scalar(select(sa.func.count()).select_from(Deviation)) == 0
 
 
+@pytest.mark.req("URS-QC-007")
 def test_a_retest_is_a_new_linked_result_and_counts_only_after_the_oos_is_closed(lab):
     lot = lab.lot(steps=False)
     oos = lab.enter(lot, "VIABILITY", "88.0")
@@ -115,6 +123,7 @@ def test_a_retest_is_a_new_linked_result_and_counts_only_after_the_oos_is_closed
     assert _status(lab, lot, "VIABILITY").state == qc.TestState.PASS
 
 
+@pytest.mark.req("URS-QC-007", "URS-DEV-001")
 def test_a_failing_retest_opens_its_own_investigation_and_keeps_the_test_oos(lab):
     lot = lab.lot(steps=False)
     oos = lab.enter(lot, "ENDOTOXIN", "1.05")
@@ -128,6 +137,7 @@ def _status(lab, lot, code):  # type: ignore[no-untyped-def]
     return next(s for s in qc.release_status(lab.db, lot) if s.test.code == code)
 
 
+@pytest.mark.req("URS-QC-006", "URS-SIG-007")
 def test_a_second_qc_analyst_reviews_never_the_analyst(lab):
     result = lab.enter(lab.lot(steps=False), "STERILITY", "no  growth")
     with pytest.raises(RuleViolation, match="never the analyst who entered it"):
@@ -144,6 +154,7 @@ def test_a_second_qc_analyst_reviews_never_the_analyst(lab):
         qc.review_result(lab.db, lab.analyst1, result, creds(lab.analyst1))
 
 
+@pytest.mark.req("URS-QC-008")
 def test_release_status_per_required_test(lab):
     lot = lab.lot(steps=False)
     lab.review(lab.enter(lot, "VIABILITY", "91.0"))
@@ -154,6 +165,7 @@ def test_release_status_per_required_test(lab):
                       "ENDOTOXIN": qc.TestState.MISSING}  # fmt: skip
 
 
+@pytest.mark.req("URS-QC-008")
 def test_the_spec_is_bound_to_the_lot_by_its_first_result(lab):
     lot, later_lot = lab.lot(steps=False), lab.lot(steps=False)
     lab.enter(lot, "VIABILITY", "95.0")
@@ -170,6 +182,7 @@ def test_the_spec_is_bound_to_the_lot_by_its_first_result(lab):
     assert qc.spec_for_lot(lab.db, later_lot).id == v2.id
 
 
+@pytest.mark.req("URS-QC-008")
 def test_no_effective_spec_is_a_clear_refusal(lab):
     from app.audit import capture as audit
 
@@ -181,6 +194,7 @@ def test_no_effective_spec_is_a_clear_refusal(lab):
 
 # USP 7.20 through enter_result with the shipped XS411 specification: round the reported value
 # half up to the limit's decimals, then compare with the exact (here exclusive) limit.
+@pytest.mark.req("URS-QC-003", "URS-QC-009")
 @pytest.mark.parametrize(("test_code", "reported", "status", "text"), [
     ("VIABILITY", "89.95", "fail", "90.0 %"),   # rounds up to 90.0, and "> 90.0" excludes it
     ("VIABILITY", "90.04", "fail", "90.0 %"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.common.timeutil import site_today
@@ -17,6 +18,7 @@ def _form(reported: str, **changes: str) -> dict[str, str]:
     return fields | {"reported_text": reported} | changes
 
 
+@pytest.mark.req("URS-QC-010", "URS-QC-005")
 def test_an_analyst_enters_a_result_and_sees_it_on_the_lot(lab, client, login):
     lot = lab.lot(steps=False)
     login(lab.analyst1)
@@ -32,6 +34,7 @@ def test_an_analyst_enters_a_result_and_sees_it_on_the_lot(lab, client, login):
     assert f"/qc/lots/{lot.id}/results/{result.id}/retest" in html
 
 
+@pytest.mark.req("URS-QC-010", "URS-QC-005")
 def test_an_unusable_result_is_refused_with_its_reason(lab, client, login):
     lot = lab.lot(steps=False)
     login(lab.analyst1)
@@ -41,6 +44,7 @@ def test_an_unusable_result_is_refused_with_its_reason(lab, client, login):
     assert lab.db.scalar(select(QCResult)) is None
 
 
+@pytest.mark.req("URS-QC-006", "URS-QC-010")
 def test_the_reviewer_signs_and_the_analyst_cannot(lab, client, login):
     result = lab.enter(lab.lot(steps=False), "STERILITY", "No growth")
     signing = {"sig_username": lab.analyst1.username, "sig_password": PASSWORD, "sig_accept_policy": "y"}
@@ -56,6 +60,7 @@ def test_the_reviewer_signs_and_the_analyst_cannot(lab, client, login):
     assert result.reviewed_by_id == lab.analyst2.id
 
 
+@pytest.mark.req("URS-QC-007", "URS-QC-010")
 def test_a_retest_through_the_page(lab, client, login):
     oos = lab.enter(lab.lot(steps=False), "ENDOTOXIN", "2.0")
     login(lab.analyst2)
@@ -66,6 +71,7 @@ def test_a_retest_through_the_page(lab, client, login):
     assert retest.status == ResultStatus.PASS
 
 
+@pytest.mark.req("URS-QC-010", "URS-ACC-002")
 def test_qa_and_auditors_read_but_do_not_enter(lab, client, login, make_user):
     lot = lab.lot(steps=False)
     for user in (lab.qa1, make_user("auditor")):

@@ -11,6 +11,8 @@ import pytest
 from app.common.yamlfile import DefinitionError
 from app.qc.spec_schema import SpecDef, TestDef, parse_spec
 
+pytestmark = pytest.mark.req("URS-QC-001")
+
 SPEC_DIR = Path(__file__).resolve().parents[2] / "qc_specs"
 
 # Lines 1-6; the first test's "- code:" is line 7.
@@ -82,6 +84,7 @@ def test_valid_spec_parses_into_exact_frozen_definitions():
         viability.min = Decimal("1")  # type: ignore[misc]
 
 
+@pytest.mark.req("URS-DAT-005")
 def test_to_dict_is_json_with_decimals_as_strings():
     data = json.loads(json.dumps(parse_spec(spec(VIABILITY, STERILITY), "s.yaml").to_dict()))
     assert data["version"] == 1
@@ -299,6 +302,7 @@ COMMON_TESTS = {
 }
 
 
+@pytest.mark.req("URS-QC-009")
 def test_shipped_parkinson_spec_loads_with_the_published_tests():
     parsed = load_shipped("XS411-DA-NPC.v1.yaml")
     assert (parsed.code, parsed.product, parsed.material) == (
@@ -314,6 +318,7 @@ def test_shipped_parkinson_spec_loads_with_the_published_tests():
     json.dumps(parsed.to_dict())
 
 
+@pytest.mark.req("URS-QC-009")
 def test_shipped_als_spec_uses_the_intrathecal_endotoxin_limit():
     parsed = load_shipped("XS228-MN-NPC.v1.yaml")
     assert {t.code for t in parsed.tests} == COMMON_TESTS
@@ -323,6 +328,7 @@ def test_shipped_als_spec_uses_the_intrathecal_endotoxin_limit():
     assert parsed.test("ENDOTOXIN").max == k * weight / volume == Decimal("14.0")
 
 
+@pytest.mark.req("URS-QC-009")
 @pytest.mark.parametrize("name", ["XS411-DA-NPC.v1.yaml", "XS228-MN-NPC.v1.yaml"])
 def test_shipped_specs_give_every_test_a_method_and_release_flag(name):
     parsed = load_shipped(name)

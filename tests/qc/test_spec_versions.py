@@ -30,10 +30,12 @@ def _changed():
     return SPEC.read_text().replace("title: ", "title: Revised ", 1)
 
 
+@pytest.mark.req("URS-QC-009")
 def test_two_specifications_are_shipped():
     assert len(SHIPPED_SPECS) >= 2, [p.name for p in SHIPPED_SPECS]
 
 
+@pytest.mark.req("URS-QC-009", "URS-QC-001")
 @pytest.mark.parametrize("path", SHIPPED_SPECS, ids=lambda p: p.name)
 def test_shipped_specifications_load_and_validate(db, path):
     row, outcome = _load(db, path)
@@ -44,6 +46,7 @@ def test_shipped_specifications_load_and_validate(db, path):
     assert details(event) == {"change": "created", "file": path.name, "sha256": row.source_sha256}
 
 
+@pytest.mark.req("URS-QC-002")
 def test_unchanged_reload_does_nothing_and_a_change_is_the_next_revision(db):
     first, _ = _load(db)
     assert _load(db) == (first, services.UNCHANGED)
@@ -52,6 +55,7 @@ def test_unchanged_reload_does_nothing_and_a_change_is_the_next_revision(db):
     assert count(db, SpecVersion) == 2 and len(events(db, "qc_spec.loaded")) == 2
 
 
+@pytest.mark.req("URS-QC-001", "URS-QC-002")
 def test_an_invalid_specification_stores_nothing(db):
     with pytest.raises(DefinitionError) as refused:
         _load(db, text=SPEC.read_text().replace("decimals: 1", "decimals: x", 1))
@@ -59,6 +63,7 @@ def test_an_invalid_specification_stores_nothing(db):
     assert count(db, SpecVersion) == 0
 
 
+@pytest.mark.req("URS-QC-002", "URS-SIG-007")
 def test_lifecycle_author_separation_and_one_effective_per_code(db, make_user):
     author, qa = make_user("qa"), make_user("qa")
     first, _ = _load(db, author=make_user("qc_analyst"))
@@ -78,6 +83,7 @@ def test_lifecycle_author_separation_and_one_effective_per_code(db, make_user):
     assert [e.entity_id for e in events(db, "qc_spec.approved")] == [str(first.id), str(second.id)]
 
 
+@pytest.mark.req("URS-QC-002", "URS-DAT-001")
 def test_an_effective_specification_text_cannot_be_changed_in_the_database(db, make_user):
     row = effective(db, make_user("qa"), _load(db)[0])
     with pytest.raises(sa.exc.DatabaseError):
@@ -90,6 +96,7 @@ def test_an_effective_specification_text_cannot_be_changed_in_the_database(db, m
 # --- pages ------------------------------------------------------------------------------------
 
 
+@pytest.mark.req("URS-QC-010", "URS-ACC-002")
 @pytest.mark.parametrize("role,allowed", [("qc_analyst", True), ("qa", True), ("auditor", True),
                                           ("operator", False), ("supervisor", False), ("admin", False)])
 def test_spec_pages_by_role(client, db, make_user, login, role, allowed):
@@ -100,6 +107,7 @@ def test_spec_pages_by_role(client, db, make_user, login, role, allowed):
         assert client.get(url).status_code == (200 if allowed else 403), url
 
 
+@pytest.mark.req("URS-QC-010")
 def test_the_spec_rendering_shows_every_test(client, db, make_user, login):
     row, _ = _load(db)
     login(make_user("qc_analyst"))
@@ -109,6 +117,7 @@ def test_the_spec_rendering_shows_every_test(client, db, make_user, login):
     assert "Electronic signature" not in page
 
 
+@pytest.mark.req("URS-QC-002", "URS-QC-010")
 def test_qa_runs_the_spec_lifecycle_through_the_pages(client, db, make_user, login):
     row, _ = _load(db)
     qa = make_user("qa")
@@ -124,6 +133,7 @@ def test_qa_runs_the_spec_lifecycle_through_the_pages(client, db, make_user, log
     assert "Effective</span>" in client.get("/qc/").get_data(as_text=True)
 
 
+@pytest.mark.req("URS-QC-002", "URS-QC-010")
 def test_qc_analysts_upload_specifications(client, db, make_user, login):
     import io
 

@@ -22,6 +22,7 @@ def record(db, recorder, user, code, trained_on=None, expires_on=None):  # type:
     return result
 
 
+@pytest.mark.req("URS-TRN-001")
 def test_a_supervisor_records_training_and_it_is_audited(db, people, procedure):
     op, sup = people["operator"], people["supervisor"]
     entry = record(db, sup, op, procedure)
@@ -31,17 +32,20 @@ def test_a_supervisor_records_training_and_it_is_audited(db, people, procedure):
     assert services.require_training(db, op, procedure, site_today()) == entry
 
 
+@pytest.mark.req("URS-TRN-001", "URS-ACC-002")
 @pytest.mark.parametrize("role", ["operator", "qc_analyst", "auditor"])
 def test_only_supervisors_and_qa_record_training(db, people, procedure, role):
     with pytest.raises(NotPermitted):
         record(db, people[role], people["supervisor"], procedure)
 
 
+@pytest.mark.req("URS-TRN-001")
 def test_nobody_records_their_own_training(db, people, procedure):
     with pytest.raises(RuleViolation, match="own training"):
         record(db, people["qa"], people["qa"], procedure)
 
 
+@pytest.mark.req("URS-TRN-002")
 @pytest.mark.parametrize(("trained", "expires", "message"), [
     (date(2026, 1, 1), date(2026, 1, 1), "expire after"),
     (date(2026, 1, 2), date(2026, 1, 1), "expire after"),
@@ -51,11 +55,13 @@ def test_the_training_expires_after_it_was_given(db, people, procedure, trained,
         record(db, people["qa"], people["operator"], procedure, trained, expires)
 
 
+@pytest.mark.req("URS-TRN-001", "URS-EXE-008")
 def test_auditors_are_not_trained_to_execute(db, people, procedure):
     with pytest.raises(RuleViolation, match="never executes steps"):
         record(db, people["qa"], people["auditor"], procedure)
 
 
+@pytest.mark.req("URS-TRN-001")
 def test_training_is_not_recorded_in_advance_or_on_unknown_procedures(db, people, procedure):
     with pytest.raises(RuleViolation, match="in advance"):
         record(db, people["qa"], people["operator"], procedure, site_today() + timedelta(days=1))
@@ -63,6 +69,7 @@ def test_training_is_not_recorded_in_advance_or_on_unknown_procedures(db, people
         record(db, people["qa"], people["operator"], "NOPE")
 
 
+@pytest.mark.req("URS-EXE-008")
 def test_untrained_users_are_refused_with_the_reason(db, people, procedure):
     op = people["operator"]
     with pytest.raises(RuleViolation) as refused:
@@ -70,6 +77,7 @@ def test_untrained_users_are_refused_with_the_reason(db, people, procedure):
     assert refused.value.message == f"{op.display_name} is not trained on {procedure}."
 
 
+@pytest.mark.req("URS-EXE-008", "URS-TRN-002")
 def test_expired_training_names_the_day_it_expired(db, people, procedure):
     op = people["operator"]
     record(db, people["qa"], op, procedure, date(2025, 1, 1), date(2025, 12, 31))
@@ -78,6 +86,7 @@ def test_expired_training_names_the_day_it_expired(db, people, procedure):
         services.require_training(db, op, procedure, date(2026, 1, 1))
 
 
+@pytest.mark.req("URS-TRN-002")
 def test_retraining_counts_even_when_an_older_record_expired(db, people, procedure):
     op, qa = people["operator"], people["qa"]
     record(db, qa, op, procedure, date(2024, 1, 1), date(2024, 12, 31))
@@ -85,6 +94,7 @@ def test_retraining_counts_even_when_an_older_record_expired(db, people, procedu
     assert services.require_training(db, op, procedure, site_today()) == newer
 
 
+@pytest.mark.req("URS-TRN-002", "URS-AUD-003")
 def test_revoking_needs_a_reason_and_ends_the_training(db, people, procedure):
     op, sup = people["operator"], people["supervisor"]
     entry = record(db, sup, op, procedure)
@@ -101,6 +111,7 @@ def test_revoking_needs_a_reason_and_ends_the_training(db, people, procedure):
         services.revoke(db, sup, entry, "again")
 
 
+@pytest.mark.req("URS-TRN-002")
 def test_training_is_valid_until_midnight_at_the_site_on_its_last_day(app, db, people, procedure, monkeypatch):
     monkeypatch.setitem(app.config, "SITE_TIMEZONE", "America/New_York")  # behind UTC: the other edge
     op = people["operator"]
@@ -115,6 +126,7 @@ def test_training_is_valid_until_midnight_at_the_site_on_its_last_day(app, db, p
             services.require_training(db, op, procedure, site_today())
 
 
+@pytest.mark.req("URS-MAT-007")
 def test_the_demo_seed_trains_everyone_once(db, people, procedure):
     names = [people["operator"].username, people["supervisor"].username]
     services.seed_demo_training(db, people["qa"], names, [procedure])

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from app.common.timeutil import site_today
 from app.training import services
 from tests.auth.helpers import events, text
+
+pytestmark = pytest.mark.req("URS-TRN-003")
 
 
 def _record(db, recorder, user, code, trained_on, expires_on):  # type: ignore[no-untyped-def]
@@ -57,6 +61,7 @@ def test_revoking_from_the_list_needs_a_reason(db, people, procedure, login):
     assert events(db, "training.revoked")[0].reason == "Retraining required"
 
 
+@pytest.mark.req("URS-ACC-002")
 def test_operators_and_qc_cannot_see_or_record_training(db, people, procedure, login):
     for role in ("operator", "qc_analyst"):
         client = login(people[role])

@@ -33,9 +33,12 @@ def complete_step(
     require_training(session, user, lot.template_version.code, site_today())
     step_def = lot.template_version.definition.step(step.step_code)
     recorded = {e.input_name for e in step.current_entries}
-    missing = [i.label for i in step_def.inputs if i.required and i.name not in recorded]
+    missing = [i for i in step_def.inputs if i.required and i.name not in recorded]
     if missing:
-        raise RuleViolation("Record every required value before signing.", reasons=missing, status=400)
+        error = RuleViolation("Record every required value before signing.", reasons=[i.label for i in missing],
+                              status=400)  # fmt: skip
+        error.field_errors = {i.name: "Required before signing." for i in missing}  # shown at each field
+        raise error
     sign(session, user, step, "performed", credentials, comment)
     first_completion = step.completed_at is None
     try:

@@ -1,0 +1,1 @@
+"""Review by exception, QA's review of the lot record and audit trail, and disposition."""

@@ -1,0 +1,78 @@
+"""Run in a subprocess of its own, so its peak memory (ru_maxrss) is the verification's alone.
+
+    python -m benchmarks.verify_probe chain URL   # app.audit.chain.verify_chain, as `flask audit verify` runs it
+    python -m benchmarks.verify_probe floor URL   # bare psycopg named cursor + the same canonical JSON + SHA-256
+
+Prints one JSON line: events, seconds, events/s, peak RSS (MiB), whether the chain held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+
+def _peak_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def chain(url: str) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from app.audit.chain import verify_chain
+
+    engine = sa.create_engine(url)
+    baseline = _peak_mib()
+    start = time.perf_counter()
+    with engine.connect() as connection:
+        report = verify_chain(connection)
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return {"events": report.count, "seconds": round(seconds, 2), "ok": report.ok, "broken_id": report.broken_id,
+            "baseline_rss_mib": baseline, "peak_rss_mib": _peak_mib()}  # fmt: skip
+
+
+def floor(url: str) -> dict[str, Any]:
+    """The least a verifier can do: stream rows, rebuild the canonical JSON, chain SHA-256."""
+    import psycopg
+
+    from app.common.timeutil import format_utc
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    baseline = _peak_mib()
+    start = time.perf_counter()
+    prev, count, ok = "0" * 64, 0, True
+    names = ("id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "lot_id",
+             "changes", "reason", "details")  # fmt: skip
+    dumps, sha256 = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode, hashlib.sha256
+    with psycopg.connect(dsn) as connection, connection.cursor(name="verify_floor") as cursor:
+        cursor.itersize = 5000
+        cursor.execute("SELECT id, occurred_at, actor_id, actor_name, action, entity_type, entity_id, lot_id, "
+                       "changes, reason, details, prev_hash, hash FROM audit_events ORDER BY id")  # fmt: skip
+        for row in cursor:
+            payload = dict(zip(names, row[:11], strict=True))
+            payload["occurred_at"] = format_utc(row[1])
+            digest = sha256((prev + dumps(payload)).encode()).hexdigest()
+            if row[11] != prev or digest != row[12]:
+                ok = False
+                break
+            prev = digest
+            count += 1
+    seconds = time.perf_counter() - start
+    return {"events": count, "seconds": round(seconds, 2), "ok": ok, "baseline_rss_mib": baseline,
+            "peak_rss_mib": _peak_mib()}  # fmt: skip
+
+
+def main() -> None:
+    mode, url = sys.argv[1], sys.argv[2]
+    result = {"chain": chain, "floor": floor}[mode](url)
+    result["events_per_s"] = round(result["events"] / result["seconds"]) if result["seconds"] else None
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
