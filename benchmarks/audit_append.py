@@ -38,14 +38,30 @@ def _row(i: int) -> dict[str, Any]:
     from app.common.canonical import canonical_json
     from app.common.timeutil import utcnow
 
-    changes = {"entered_at": [None, "2026-11-25T12:00:00.000000Z"], "entered_by_id": [None, 3], "id": [None, i],
-               "input_name": [None, "viable_cells"], "limit_status": [None, "within"], "lot_id": [None, 1],
-               "step_record_id": [None, 7], "unit": [None, "10^6 cells"], "value_decimal": [None, "150.0"],
-               "value_text": [None, "150.0"]}  # fmt: skip
-    return {"occurred_at": utcnow(), "actor_id": 3, "actor_name": "Bench Operator (op.bench)",
-            "action": "step.entries_recorded", "entity_type": "Entry", "entity_id": str(i), "lot_id": 1,
-            "changes": canonical_json(changes), "reason": None,
-            "details": canonical_json({"change": "created", "step": "UP2.OP1.S1"})}  # fmt: skip
+    changes = {
+        "entered_at": [None, "2026-11-25T12:00:00.000000Z"],
+        "entered_by_id": [None, 3],
+        "id": [None, i],
+        "input_name": [None, "viable_cells"],
+        "limit_status": [None, "within"],
+        "lot_id": [None, 1],
+        "step_record_id": [None, 7],
+        "unit": [None, "10^6 cells"],
+        "value_decimal": [None, "150.0"],
+        "value_text": [None, "150.0"],
+    }
+    return {
+        "occurred_at": utcnow(),
+        "actor_id": 3,
+        "actor_name": "Bench Operator (op.bench)",
+        "action": "step.entries_recorded",
+        "entity_type": "Entry",
+        "entity_id": str(i),
+        "lot_id": 1,
+        "changes": canonical_json(changes),
+        "reason": None,
+        "details": canonical_json({"change": "created", "step": "UP2.OP1.S1"}),
+    }
 
 
 def _engine(url: str) -> sa.Engine:
@@ -73,19 +89,28 @@ def _append_for(engine: sa.Engine, seconds: float, per_tx: int, counter: list[in
 def measure_appends(url: str, seconds: float) -> dict[str, Any]:
     engine = _engine(url)
     out = {}
-    for name, per_tx, threads in (("single", 1, 1), ("batch_100", 100, 1), (f"concurrent_{THREADS}_threads", 1, THREADS)):
+    for name, per_tx, threads in (
+        ("single", 1, 1),
+        ("batch_100", 100, 1),
+        (f"concurrent_{THREADS}_threads", 1, THREADS),
+    ):
         counter: list[int] = []
         latencies: list[float] = []
         start = time.perf_counter()
-        workers = [threading.Thread(target=_append_for, args=(engine, seconds, per_tx, counter, latencies))
-                   for _ in range(threads)]  # fmt: skip
+        workers = [
+            threading.Thread(target=_append_for, args=(engine, seconds, per_tx, counter, latencies))
+            for _ in range(threads)
+        ]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
         wall = time.perf_counter() - start
-        out[name] = {"events": sum(counter), "events_per_s": round(sum(counter) / wall),
-                     "transaction": latency_stats(latencies)}  # fmt: skip
+        out[name] = {
+            "events": sum(counter),
+            "events_per_s": round(sum(counter) / wall),
+            "transaction": latency_stats(latencies),
+        }
     from app.audit.chain import verify_chain
 
     with engine.connect() as connection:
@@ -119,14 +144,27 @@ def sqlite_floor(path: str) -> dict[str, Any]:
 
     from app.common.timeutil import format_utc
 
-    names = ("id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "lot_id",
-             "changes", "reason", "details")  # fmt: skip
+    names = (
+        "id",
+        "occurred_at",
+        "actor_id",
+        "actor_name",
+        "action",
+        "entity_type",
+        "entity_id",
+        "lot_id",
+        "changes",
+        "reason",
+        "details",
+    )
     dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     start = time.perf_counter()
     prev, count, ok = "0" * 64, 0, True
     connection = sqlite3.connect(path)
-    cursor = connection.execute("SELECT id, occurred_at, actor_id, actor_name, action, entity_type, entity_id, "
-                                "lot_id, changes, reason, details, prev_hash, hash FROM audit_events ORDER BY id")  # fmt: skip
+    cursor = connection.execute(
+        "SELECT id, occurred_at, actor_id, actor_name, action, entity_type, entity_id, "
+        "lot_id, changes, reason, details, prev_hash, hash FROM audit_events ORDER BY id"
+    )
     for row in cursor:
         payload = dict(zip(names, row[:11], strict=True))
         payload["occurred_at"] = format_utc(datetime.fromisoformat(row[1]).replace(tzinfo=UTC))
@@ -137,8 +175,13 @@ def sqlite_floor(path: str) -> dict[str, Any]:
         prev, count = digest, count + 1
     connection.close()
     seconds = time.perf_counter() - start
-    return {"events": count, "seconds": round(seconds, 2), "ok": ok, "events_per_s": round(count / seconds),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}  # fmt: skip
+    return {
+        "events": count,
+        "seconds": round(seconds, 2),
+        "ok": ok,
+        "events_per_s": round(count / seconds),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def run(size: str) -> dict[str, Any]:
@@ -159,15 +202,36 @@ def run(size: str) -> dict[str, Any]:
         events = SQLITE_VERIFY_EVENTS[size]
         log(f"audit verify on SQLite: filling {events} events")
         fill_s = fill_sqlite(f"sqlite:///{verify_path}", events)
-        probe = subprocess.run([sys.executable, "-m", "benchmarks.verify_probe", "chain", f"sqlite:///{verify_path}"],
-                               cwd=ROOT, capture_output=True, text=True, check=False)  # fmt: skip
-        chain = json.loads(probe.stdout.strip().splitlines()[-1]) if probe.returncode == 0 else {"error": probe.stderr[-1500:]}
-        floor_probe = subprocess.run([sys.executable, "-m", "benchmarks.audit_append", "--sqlite-floor", verify_path],
-                                     cwd=ROOT, capture_output=True, text=True, check=False)  # fmt: skip
-        floor = (json.loads(floor_probe.stdout.strip().splitlines()[-1]) if floor_probe.returncode == 0
-                 else {"error": floor_probe.stderr[-1500:]})  # fmt: skip
-        result["sqlite_verify"] = {"fill_seconds": round(fill_s, 1), "chain": chain, "floor": floor,
-                                   "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s"))}  # fmt: skip
+        probe = subprocess.run(  # noqa: S603 - fixed arguments, bench only
+            [sys.executable, "-m", "benchmarks.verify_probe", "chain", f"sqlite:///{verify_path}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        chain = (
+            json.loads(probe.stdout.strip().splitlines()[-1])
+            if probe.returncode == 0
+            else {"error": probe.stderr[-1500:]}
+        )
+        floor_probe = subprocess.run(  # noqa: S603 - fixed arguments, bench only
+            [sys.executable, "-m", "benchmarks.audit_append", "--sqlite-floor", verify_path],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        floor = (
+            json.loads(floor_probe.stdout.strip().splitlines()[-1])
+            if floor_probe.returncode == 0
+            else {"error": floor_probe.stderr[-1500:]}
+        )
+        result["sqlite_verify"] = {
+            "fill_seconds": round(fill_s, 1),
+            "chain": chain,
+            "floor": floor,
+            "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s")),
+        }
     return result
 
 

@@ -78,10 +78,13 @@ def bench_config(url: str, *, cheap_hashing: bool = False, csrf: bool = True) ->
     from config import DevelopmentConfig
 
     attrs: dict[str, Any] = {
-        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32,
-        "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": csrf, "ENV_NAME": "development",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "bench-secret-key-" + "x" * 32,
+        "RATELIMIT_ENABLED": False,
+        "WTF_CSRF_ENABLED": csrf,
+        "ENV_NAME": "development",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 5},
-    }  # fmt: skip
+    }
     if url.startswith("sqlite"):
         attrs["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     if cheap_hashing:
@@ -117,8 +120,14 @@ def latency_stats(seconds: list[float]) -> dict[str, Any]:
     ms = [s * 1000 for s in seconds]
     if not ms:
         return {"n": 0}
-    return {"n": len(ms), "p50_ms": _r(percentile(ms, 50)), "p95_ms": _r(percentile(ms, 95)),
-            "p99_ms": _r(percentile(ms, 99)), "max_ms": _r(max(ms)), "mean_ms": _r(statistics.fmean(ms))}  # fmt: skip
+    return {
+        "n": len(ms),
+        "p50_ms": _r(percentile(ms, 50)),
+        "p95_ms": _r(percentile(ms, 95)),
+        "p99_ms": _r(percentile(ms, 99)),
+        "max_ms": _r(max(ms)),
+        "mean_ms": _r(statistics.fmean(ms)),
+    }
 
 
 def _r(value: float | None, digits: int = 2) -> float | None:
@@ -162,14 +171,18 @@ def machine() -> dict[str, Any]:
     with open("/proc/meminfo") as f:
         mem = {line.split(":")[0]: line.split()[1] for line in f}
     info = {
-        "cpus": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
         "mem_total_gib": round(int(mem["MemTotal"]) / 2**20, 1),
         "mem_available_gib": round(int(mem["MemAvailable"]) / 2**20, 1),
-        "python": platform.python_version(), "platform": platform.platform(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "libharfbuzz_subset": ctypes.util.find_library("harfbuzz-subset"),
         "cpu_calibration_ms": cpu_calibration_ms(),
-        "versions": {p: version(p) for p in ("flask", "sqlalchemy", "psycopg", "weasyprint", "gunicorn", "argon2-cffi")},
-    }  # fmt: skip
+        "versions": {
+            p: version(p) for p in ("flask", "sqlalchemy", "psycopg", "weasyprint", "gunicorn", "argon2-cffi")
+        },
+    }
     try:
         engine = _admin()
         with engine.connect() as connection:

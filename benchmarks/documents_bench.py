@@ -71,9 +71,19 @@ def build_released_lot(app: Any) -> dict[str, Any]:
 
     session = db.session
     with s.account_hashing("cheap"):
-        people = {key: s.make_user(session, f"bench.{key}", f"Bench {key.title()}", [role]) for key, role in (
-            ("qa", "qa"), ("qa2", "qa"), ("sup", "supervisor"), ("op1", "operator"), ("op2", "operator"),
-            ("analyst1", "qc_analyst"), ("analyst2", "qc_analyst"), ("auditor", "auditor"))}  # fmt: skip
+        people = {
+            key: s.make_user(session, f"bench.{key}", f"Bench {key.title()}", [role])
+            for key, role in (
+                ("qa", "qa"),
+                ("qa2", "qa"),
+                ("sup", "supervisor"),
+                ("op1", "operator"),
+                ("op2", "operator"),
+                ("analyst1", "qc_analyst"),
+                ("analyst2", "qc_analyst"),
+                ("auditor", "auditor"),
+            )
+        }
     version = s.effective_template(session, people["qa2"], TEMPLATE)
     spec = s.effective_spec(session, people["qa2"], TEMPLATE)
     for key in ("op1", "op2"):
@@ -83,8 +93,9 @@ def build_released_lot(app: Any) -> dict[str, Any]:
     with freeze_time(utcnow(), tick=True) as clock:
         Autopilot(session, people["op1"], people["op2"], PASSWORD, clock.move_to).run(lot)
         for test in spec.definition.tests:
-            data = qc.ResultInput(test.code, "QC-BENCH-1", "", "INSTR-01", site_today() - timedelta(days=1),
-                                  passing_value(test))  # fmt: skip
+            data = qc.ResultInput(
+                test.code, "QC-BENCH-1", "", "INSTR-01", site_today() - timedelta(days=1), passing_value(test)
+            )
             result = qc.enter_result(session, people["analyst1"], lot, data)
             qc.review_result(session, people["analyst2"], result, s.credentials(people["analyst2"]))
         session.commit()
@@ -108,14 +119,26 @@ def plain_table_html(data: dict[str, Any]) -> str:
     for unit in data["units"]:
         for step in unit["steps"]:
             for e in step["entries"]:
-                rows.append((step["code"], e["label"], e["value"], e["unit"] or "", e["entered_by"] or "", e["entered_at"]))
+                rows.append(
+                    (step["code"], e["label"], e["value"], e["unit"] or "", e["entered_by"] or "", e["entered_at"])
+                )
             for sig in step["signatures"]:
-                rows.append((step["code"], f"signed: {sig['meaning']}", sig["printed_name"], "", sig["username"],
-                             sig["signed_at"]))  # fmt: skip
+                rows.append(
+                    (
+                        step["code"],
+                        f"signed: {sig['meaning']}",
+                        sig["printed_name"],
+                        "",
+                        sig["username"],
+                        sig["signed_at"],
+                    )
+                )
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return ("<html><head><style>table{border-collapse:collapse;font-size:8pt}td{border:1px solid #999;"
-            "padding:1px 3px}</style></head><body><h1>Executed batch record (plain table)</h1><table>"
-            f"{body}</table></body></html>"), len(rows)  # type: ignore[return-value]
+    return (
+        "<html><head><style>table{border-collapse:collapse;font-size:8pt}td{border:1px solid #999;"
+        "padding:1px 3px}</style></head><body><h1>Executed batch record (plain table)</h1><table>"
+        f"{body}</table></body></html>"
+    ), len(rows)  # type: ignore[return-value]
 
 
 def run(size: str) -> dict[str, Any]:
@@ -146,59 +169,82 @@ def run(size: str) -> dict[str, Any]:
             result["disposition_with_rendering_s"] = round(built["disposition_s"], 2)
             result["stored"] = {k: {"bytes": d.size, "pades_signed": d.pades_signed} for k, d in documents.items()}
             session = db.session
-            kinds = {"coa": (DocumentKind.COA, coa_data, "documents/coa.html"),
-                     "batch_record": (DocumentKind.BATCH_RECORD, batch_record_data, "documents/batch_record.html")}  # fmt: skip
+            kinds = {
+                "coa": (DocumentKind.COA, coa_data, "documents/coa.html"),
+                "batch_record": (DocumentKind.BATCH_RECORD, batch_record_data, "documents/batch_record.html"),
+            }
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ResourceWarning)
                 floor_html = "<html><body><h1>Certificate of analysis</h1><p>Lot BENCH-0001 conforms.</p></body></html>"
                 times, _ = timed(lambda: HTML(string=floor_html).write_pdf(font_config=_font_config()), repeat * 3)
                 result["floor_minimal_page"] = latency_stats(times)
+                qa = built["people"]["qa"]
                 for name, (kind, build, template) in kinds.items():
                     log(f"documents: rendering the {name} x{repeat}")
-                    qa = built["people"]["qa"]
                     total, (content, signed) = timed(
                         lambda b=build, k=kind, t=template: render_pdf(t, b(session, lot, generate.new_stamp(k, qa))),
-                        repeat)  # fmt: skip
+                        repeat,
+                    )
                     data = build(session, lot, generate.new_stamp(kind, qa))
                     html = html_for(template, data)
                     attachment_json = canonical_json(data).encode()
 
                     def pdf(h: str = html, j: bytes = attachment_json) -> bytes:
-                        return HTML(string=h).write_pdf(pdf_variant="pdf/a-3b", font_config=_font_config(),
-                                                        attachments=[Attachment(string=j, name="d.json")])  # fmt: skip
+                        return HTML(string=h).write_pdf(
+                            pdf_variant="pdf/a-3b",
+                            font_config=_font_config(),
+                            attachments=[Attachment(string=j, name="d.json")],
+                        )
 
                     phases = {  # each phase alone, warm (twice: enough to split the total above)
                         "data": timed(lambda b=build, k=kind: b(session, lot, generate.new_stamp(k, qa)), 2, 0)[0],
                         "html": timed(lambda t=template, d=data: html_for(t, d), 2, 0)[0],
-                    }  # fmt: skip
+                    }
                     phases["weasyprint_pdfa"], unsigned = timed(pdf, 2, 0)
                     phases["pades_sign"] = timed(lambda c=unsigned: sign_if_configured(c, "bench"), 2, 0)[0]
-                    result[name] = {"total": latency_stats(total), "bytes": len(content), "signed": signed,
-                                    "pages": len(PdfReader(io.BytesIO(content)).pages),
-                                    "phases": {p: latency_stats(v) for p, v in phases.items()}}  # fmt: skip
+                    result[name] = {
+                        "total": latency_stats(total),
+                        "bytes": len(content),
+                        "signed": signed,
+                        "pages": len(PdfReader(io.BytesIO(content)).pages),
+                        "phases": {p: latency_stats(v) for p, v in phases.items()},
+                    }
                     if name == "batch_record":
                         table, rows = plain_table_html(data)
-                        times, floor_pdf = timed(lambda h=table: HTML(string=h).write_pdf(font_config=_font_config()), repeat)
-                        result["floor_plain_table"] = {**latency_stats(times), "rows": rows,
-                                                       "pages": len(PdfReader(io.BytesIO(floor_pdf)).pages)}  # fmt: skip
+                        times, floor_pdf = timed(
+                            lambda h=table: HTML(string=h).write_pdf(font_config=_font_config()), repeat
+                        )
+                        result["floor_plain_table"] = {
+                            **latency_stats(times),
+                            "rows": rows,
+                            "pages": len(PdfReader(io.BytesIO(floor_pdf)).pages),
+                        }
             # A large stored file, to show a download does not grow with size.
             stamp = generate.new_stamp(DocumentKind.AUDIT_TRAIL_PDF, built["people"]["qa"], "benchmark: a large file")
             big = store(session, built["people"]["qa"], stamp, lot, os.urandom(LARGE_DOCUMENT_MIB * 2**20))
             session.commit()
-            targets = {"coa": documents["coa"].id, "batch_record": documents["batch_record"].id,
-                       f"synthetic_{LARGE_DOCUMENT_MIB}MiB": big.id}  # fmt: skip
-            sizes = {"coa": documents["coa"].size, "batch_record": documents["batch_record"].size,
-                     f"synthetic_{LARGE_DOCUMENT_MIB}MiB": big.size}  # fmt: skip
+            targets = {
+                "coa": documents["coa"].id,
+                "batch_record": documents["batch_record"].id,
+                f"synthetic_{LARGE_DOCUMENT_MIB}MiB": big.id,
+            }
+            sizes = {
+                "coa": documents["coa"].size,
+                "batch_record": documents["batch_record"].size,
+                f"synthetic_{LARGE_DOCUMENT_MIB}MiB": big.size,
+            }
             auditor = built["people"]["auditor"].username
             db.session.remove()
         client = app.test_client()
         client.post("/login", data={"username": auditor, "password": PASSWORD})
         result["download"] = {}
         for name, doc_id in targets.items():
+
             def get(i: int = doc_id) -> Any:
                 response = client.get(f"/documents/{i}/download")
                 assert response.status_code == 200, response.status_code  # noqa: S101 - bench sanity check
                 return len(response.get_data())
+
             times, length = timed(get, DOWNLOADS[size], warmup=2)
             result["download"][name] = {**latency_stats(times), "bytes": sizes[name], "received": length}
         with app.app_context():
@@ -207,9 +253,10 @@ def run(size: str) -> dict[str, Any]:
     result["ratios"] = {
         "coa_total_p50_vs_minimal_page": ratio(c["total"]["p50_ms"], result["floor_minimal_page"]["p50_ms"]),
         "batch_record_total_p50_vs_plain_table": ratio(b["total"]["p50_ms"], result["floor_plain_table"]["p50_ms"]),
-        "batch_record_weasyprint_p50_vs_plain_table": ratio(b["phases"]["weasyprint_pdfa"]["p50_ms"],
-                                                            result["floor_plain_table"]["p50_ms"]),
-    }  # fmt: skip
+        "batch_record_weasyprint_p50_vs_plain_table": ratio(
+            b["phases"]["weasyprint_pdfa"]["p50_ms"], result["floor_plain_table"]["p50_ms"]
+        ),
+    }
     return result
 
 

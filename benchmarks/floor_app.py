@@ -14,11 +14,12 @@ from flask import Flask, request
 
 metadata = sa.MetaData()
 floor_rows = sa.Table(
-    "floor_rows", metadata,
+    "floor_rows",
+    metadata,
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=True),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-)  # fmt: skip
+)
 
 
 def create_floor_app(url: str) -> Flask:
@@ -37,5 +38,3 @@ def create_floor_app(url: str) -> Flask:
 
 def app_from_env() -> Flask:
     return create_floor_app(os.environ["BENCH_DATABASE_URL"])
-
-

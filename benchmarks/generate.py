@@ -23,11 +23,11 @@ from __future__ import annotations
 import heapq
 import json
 import time
-from hashlib import sha256
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from hashlib import sha256
 from typing import Any
 
 import psycopg
@@ -42,18 +42,81 @@ LOT_INTERVAL = timedelta(days=3652.5) / DECADE_LOTS
 STEP_SPACING = timedelta(days=20) / 54
 BIG_TABLES = ("audit_events", "entries", "step_records", "signatures")
 COLUMNS = {
-    "lots": ("id", "lot_number", "product", "template_version_id", "status", "started_at", "started_by_id",
-             "starting_material", "executed_at", "dispositioned_at", "version_id"),
-    "step_records": ("id", "lot_id", "step_code", "seq", "status", "started_at", "completed_at", "performed_by_id",
-                     "verified_by_id", "version_id"),
-    "entries": ("id", "lot_id", "step_record_id", "input_name", "value_text", "value_decimal", "unit", "quantity",
-                "material_lot_id", "equipment_id", "limit_status", "limit_message", "comment", "entered_by_id",
-                "entered_at", "corrects_id", "correction_reason", "superseded_by_id"),
-    "signatures": ("id", "signer_id", "signer_name", "signer_username", "meaning", "signed_at", "entity_type",
-                   "entity_id", "lot_id", "content_hash", "comment", "policy_version"),
-    "audit_events": ("id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "lot_id",
-                     "changes", "reason", "details", "prev_hash", "hash"),
-}  # fmt: skip
+    "lots": (
+        "id",
+        "lot_number",
+        "product",
+        "template_version_id",
+        "status",
+        "started_at",
+        "started_by_id",
+        "starting_material",
+        "executed_at",
+        "dispositioned_at",
+        "version_id",
+    ),
+    "step_records": (
+        "id",
+        "lot_id",
+        "step_code",
+        "seq",
+        "status",
+        "started_at",
+        "completed_at",
+        "performed_by_id",
+        "verified_by_id",
+        "version_id",
+    ),
+    "entries": (
+        "id",
+        "lot_id",
+        "step_record_id",
+        "input_name",
+        "value_text",
+        "value_decimal",
+        "unit",
+        "quantity",
+        "material_lot_id",
+        "equipment_id",
+        "limit_status",
+        "limit_message",
+        "comment",
+        "entered_by_id",
+        "entered_at",
+        "corrects_id",
+        "correction_reason",
+        "superseded_by_id",
+    ),
+    "signatures": (
+        "id",
+        "signer_id",
+        "signer_name",
+        "signer_username",
+        "meaning",
+        "signed_at",
+        "entity_type",
+        "entity_id",
+        "lot_id",
+        "content_hash",
+        "comment",
+        "policy_version",
+    ),
+    "audit_events": (
+        "id",
+        "occurred_at",
+        "actor_id",
+        "actor_name",
+        "action",
+        "entity_type",
+        "entity_id",
+        "lot_id",
+        "changes",
+        "reason",
+        "details",
+        "prev_hash",
+        "hash",
+    ),
+}
 FLUSH_EVENTS = 60_000
 #: canonical_json's exact output for what is generated here (str, int, None, lists, dicts; no floats
 #: to refuse, Decimals and times already text), without its per-value float check.
@@ -98,8 +161,19 @@ class Counters:
 def check_hash_equivalence() -> None:
     """The generator hashes events itself (no per-row dict copies): prove it equals event_hash."""
     at = datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=UTC)
-    row = {"id": 7, "occurred_at": at, "actor_id": 3, "actor_name": "A (a)", "action": "x.y", "entity_type": "Entry",
-           "entity_id": "9", "lot_id": 2, "changes": '{"a":[null,"µL"]}', "reason": None, "details": "{}"}  # fmt: skip
+    row = {
+        "id": 7,
+        "occurred_at": at,
+        "actor_id": 3,
+        "actor_name": "A (a)",
+        "action": "x.y",
+        "entity_type": "Entry",
+        "entity_id": "9",
+        "lot_id": 2,
+        "changes": '{"a":[null,"µL"]}',
+        "reason": None,
+        "details": "{}",
+    }
     payload = {**row, "occurred_at": format_utc(at)}
     if set(payload) != set(HASHED_FIELDS) or sha256(
         (GENESIS_HASH + canonical_json(payload)).encode()
@@ -123,16 +197,49 @@ class Writer:
     def add(self, table: str, row: tuple) -> None:
         self.rows[table].append(row)
 
-    def event(self, at: datetime, actor: Person, action: str, entity: tuple[str, str], lot_id: int,
-              changes: dict[str, Any], details: dict[str, Any]) -> None:  # fmt: skip
+    def event(
+        self,
+        at: datetime,
+        actor: Person,
+        action: str,
+        entity: tuple[str, str],
+        lot_id: int,
+        changes: dict[str, Any],
+        details: dict[str, Any],
+    ) -> None:
         self.c.event += 1
         changes_text, details_text = canonical_json(changes), self._details(details)
-        payload = {"id": self.c.event, "occurred_at": format_utc(at), "actor_id": actor.id,
-                   "actor_name": actor.actor, "action": action, "entity_type": entity[0], "entity_id": entity[1],
-                   "lot_id": lot_id, "changes": changes_text, "reason": None, "details": details_text}  # fmt: skip
+        payload = {
+            "id": self.c.event,
+            "occurred_at": format_utc(at),
+            "actor_id": actor.id,
+            "actor_name": actor.actor,
+            "action": action,
+            "entity_type": entity[0],
+            "entity_id": entity[1],
+            "lot_id": lot_id,
+            "changes": changes_text,
+            "reason": None,
+            "details": details_text,
+        }
         digest = sha256((self.c.head + canonical_json(payload)).encode()).hexdigest()
-        self.rows["audit_events"].append((self.c.event, at, actor.id, payload["actor_name"], action, entity[0],
-                                          entity[1], lot_id, changes_text, None, details_text, self.c.head, digest))  # fmt: skip
+        self.rows["audit_events"].append(
+            (
+                self.c.event,
+                at,
+                actor.id,
+                payload["actor_name"],
+                action,
+                entity[0],
+                entity[1],
+                lot_id,
+                changes_text,
+                None,
+                details_text,
+                self.c.head,
+                digest,
+            )
+        )
         self.c.head = digest
         if len(self.rows["audit_events"]) >= FLUSH_EVENTS:
             self.flush()
@@ -176,20 +283,49 @@ def _lot_actions(model: Model, k: int, w: Writer) -> Iterator[tuple[datetime, An
         sup = model.supervisor
         executed = start + STEP_SPACING * model.steps[-1]["seq"] + timedelta(minutes=6)
         state["executed_at"] = executed
-        w.add("lots", (lot_id, number, model.product, model.template_version_id, "executed", start, sup.id,
-                       "WCB-BENCH vial 1", executed, None, 2))  # fmt: skip
-        lot_values = {"id": lot_id, "lot_number": number, "product": model.product, "started_at": format_utc(start),
-                      "started_by_id": sup.id, "starting_material": "WCB-BENCH vial 1", "status": "in_progress",
-                      "template_version_id": model.template_version_id, "version_id": 1}  # fmt: skip
+        w.add(
+            "lots",
+            (
+                lot_id,
+                number,
+                model.product,
+                model.template_version_id,
+                "executed",
+                start,
+                sup.id,
+                "WCB-BENCH vial 1",
+                executed,
+                None,
+                2,
+            ),
+        )
+        lot_values = {
+            "id": lot_id,
+            "lot_number": number,
+            "product": model.product,
+            "started_at": format_utc(start),
+            "started_by_id": sup.id,
+            "starting_material": "WCB-BENCH vial 1",
+            "status": "in_progress",
+            "template_version_id": model.template_version_id,
+            "version_id": 1,
+        }
         w.event(start, sup, "lot.started", ("Lot", str(lot_id)), lot_id, _snapshot(lot_values), {"change": "created"})
         ids = state["steps"] = {}
         for step in model.steps:
             c.step += 1
             ids[step["code"]] = c.step
-            values = {"id": c.step, "lot_id": lot_id, "seq": step["seq"], "status": "pending",
-                      "step_code": step["code"], "version_id": 1}  # fmt: skip
-            w.event(start, sup, "lot.started", ("StepRecord", str(c.step)), lot_id, _snapshot(values),
-                    {"change": "created"})  # fmt: skip
+            values = {
+                "id": c.step,
+                "lot_id": lot_id,
+                "seq": step["seq"],
+                "status": "pending",
+                "step_code": step["code"],
+                "version_id": 1,
+            }
+            w.event(
+                start, sup, "lot.started", ("StepRecord", str(c.step)), lot_id, _snapshot(values), {"change": "created"}
+            )
 
     yield start, started
     for step in model.steps:
@@ -198,8 +334,15 @@ def _lot_actions(model: Model, k: int, w: Writer) -> Iterator[tuple[datetime, An
     yield start + STEP_SPACING * model.steps[-1]["seq"] + timedelta(minutes=6), lambda: _executed(w, state, verifier)
 
 
-def _do_step(model: Model, w: Writer, state: dict[str, Any], step: dict[str, Any], at: datetime,
-             performer: Person, verifier: Person) -> None:  # fmt: skip
+def _do_step(
+    model: Model,
+    w: Writer,
+    state: dict[str, Any],
+    step: dict[str, Any],
+    at: datetime,
+    performer: Person,
+    verifier: Person,
+) -> None:
     c, lot_id = w.c, state["lot_id"]
     step_id = state["steps"][step["code"]]
     ref = ("StepRecord", str(step_id))
@@ -207,58 +350,152 @@ def _do_step(model: Model, w: Writer, state: dict[str, Any], step: dict[str, Any
     for n, e in enumerate(step["entries"]):
         c.entry += 1
         entered = at + timedelta(milliseconds=n)
-        w.add("entries", (c.entry, lot_id, step_id, e["input_name"], e["value_text"], e["value_decimal"], e["unit"],
-                          e["quantity"], e["material_lot_id"], e["equipment_id"], e["limit_status"],
-                          e["limit_message"], None, performer.id, entered, None, None, None))  # fmt: skip
-        values = {**e, "id": c.entry, "lot_id": lot_id, "step_record_id": step_id, "entered_by_id": performer.id,
-                  "entered_at": format_utc(entered)}  # fmt: skip
-        w.event(entered, performer, "step.entries_recorded", ("Entry", str(c.entry)), lot_id, _snapshot(values), details)
+        w.add(
+            "entries",
+            (
+                c.entry,
+                lot_id,
+                step_id,
+                e["input_name"],
+                e["value_text"],
+                e["value_decimal"],
+                e["unit"],
+                e["quantity"],
+                e["material_lot_id"],
+                e["equipment_id"],
+                e["limit_status"],
+                e["limit_message"],
+                None,
+                performer.id,
+                entered,
+                None,
+                None,
+                None,
+            ),
+        )
+        values = {
+            **e,
+            "id": c.entry,
+            "lot_id": lot_id,
+            "step_record_id": step_id,
+            "entered_by_id": performer.id,
+            "entered_at": format_utc(entered),
+        }
+        w.event(
+            entered, performer, "step.entries_recorded", ("Entry", str(c.entry)), lot_id, _snapshot(values), details
+        )
     saved = at + timedelta(seconds=1)
-    w.event(saved, performer, "step.entries_recorded", ref, lot_id,
-            {"started_at": [None, format_utc(saved)], "status": ["pending", "in_progress"]},
-            {"change": "changed", "step": step["code"]})  # fmt: skip
-    signed_hash = content_hash({"entity_type": "StepRecord", "entity_id": str(step_id),
-                                "content": {"lot_id": lot_id, "step_code": step["code"], "entries": step["content"]}})  # fmt: skip
+    w.event(
+        saved,
+        performer,
+        "step.entries_recorded",
+        ref,
+        lot_id,
+        {"started_at": [None, format_utc(saved)], "status": ["pending", "in_progress"]},
+        {"change": "changed", "step": step["code"]},
+    )
+    signed_hash = content_hash(
+        {
+            "entity_type": "StepRecord",
+            "entity_id": str(step_id),
+            "content": {"lot_id": lot_id, "step_code": step["code"], "entries": step["content"]},
+        }
+    )
     done = at + timedelta(minutes=2)
     _sign(w, performer, "performed", done, ref, lot_id, signed_hash)
     final = "awaiting_verification" if step["critical"] else "complete"
-    w.event(done, performer, "step.performed", ref, lot_id,
-            {"completed_at": [None, format_utc(done)], "performed_by_id": [None, performer.id],
-             "started_at": [None, format_utc(saved)], "status": ["in_progress", final]},
-            {"change": "changed", "step": step["code"]})  # fmt: skip
+    w.event(
+        done,
+        performer,
+        "step.performed",
+        ref,
+        lot_id,
+        {
+            "completed_at": [None, format_utc(done)],
+            "performed_by_id": [None, performer.id],
+            "started_at": [None, format_utc(saved)],
+            "status": ["in_progress", final],
+        },
+        {"change": "changed", "step": step["code"]},
+    )
     verified_by = None
     if step["critical"]:
         checked = at + timedelta(minutes=5)
         _sign(w, verifier, "verified", checked, ref, lot_id, signed_hash)
-        w.event(checked, verifier, "step.verified", ref, lot_id,
-                {"started_at": [None, format_utc(saved)], "status": ["awaiting_verification", "complete"],
-                 "verified_by_id": [None, verifier.id]}, {"change": "changed", "step": step["code"]})  # fmt: skip
+        w.event(
+            checked,
+            verifier,
+            "step.verified",
+            ref,
+            lot_id,
+            {
+                "started_at": [None, format_utc(saved)],
+                "status": ["awaiting_verification", "complete"],
+                "verified_by_id": [None, verifier.id],
+            },
+            {"change": "changed", "step": step["code"]},
+        )
         verified_by = verifier.id
-    w.add("step_records", (step_id, lot_id, step["code"], step["seq"], "complete", saved, done, performer.id,
-                           verified_by, 4 if step["critical"] else 3))  # fmt: skip
+    w.add(
+        "step_records",
+        (
+            step_id,
+            lot_id,
+            step["code"],
+            step["seq"],
+            "complete",
+            saved,
+            done,
+            performer.id,
+            verified_by,
+            4 if step["critical"] else 3,
+        ),
+    )
 
 
-def _sign(w: Writer, signer: Person, meaning: str, at: datetime, ref: tuple[str, str], lot_id: int,
-          digest: str) -> None:  # fmt: skip
+def _sign(
+    w: Writer, signer: Person, meaning: str, at: datetime, ref: tuple[str, str], lot_id: int, digest: str
+) -> None:
     w.c.signature += 1
     sid = w.c.signature
-    w.add("signatures", (sid, signer.id, signer.full_name, signer.username, meaning, at, ref[0], ref[1], lot_id,
-                         digest, None, "1"))  # fmt: skip
-    w.event(at, signer, f"signature.{meaning}", ref, lot_id, {"signature": [None, sid]},
-            {"comment": None, "content_hash": digest, "ip": "127.0.0.1", "meaning": meaning})  # fmt: skip
+    w.add(
+        "signatures",
+        (sid, signer.id, signer.full_name, signer.username, meaning, at, ref[0], ref[1], lot_id, digest, None, "1"),
+    )
+    w.event(
+        at,
+        signer,
+        f"signature.{meaning}",
+        ref,
+        lot_id,
+        {"signature": [None, sid]},
+        {"comment": None, "content_hash": digest, "ip": "127.0.0.1", "meaning": meaning},
+    )
 
 
 def _executed(w: Writer, state: dict[str, Any], verifier: Person) -> None:
     at = state["executed_at"]
-    w.event(at, verifier, "lot.executed", ("Lot", str(state["lot_id"])), state["lot_id"],
-            {"executed_at": [None, format_utc(at)], "status": ["in_progress", "executed"]}, {"change": "changed"})
+    w.event(
+        at,
+        verifier,
+        "lot.executed",
+        ("Lot", str(state["lot_id"])),
+        state["lot_id"],
+        {"executed_at": [None, format_utc(at)], "status": ["in_progress", "executed"]},
+        {"change": "changed"},
+    )
 
 
 # --- reading the model and the counters ------------------------------------------------------
 
 
-def read_model(connection: psycopg.Connection, values: dict[tuple[str, str], dict[str, Any]],
-               definition: Any, crews: list[tuple[int, int]], supervisor_id: int) -> Model:  # fmt: skip
+def read_model(
+    connection: psycopg.Connection,
+    values: dict[tuple[str, str], dict[str, Any]],
+    definition: Any,
+    crews: list[tuple[int, int]],
+    supervisor_id: int,
+) -> Model:
     """The template version, people and per-input entry values (computed by the caller's services)."""
     cur = connection.cursor()
     version_id, product = cur.execute(
@@ -268,11 +505,19 @@ def read_model(connection: psycopg.Connection, values: dict[tuple[str, str], dic
     steps = []
     for seq, step in enumerate(definition.steps, start=1):
         entries = [values[(step.code, i.name)] for i in step.inputs]
-        content = sorted([e["input_name"], e["value_text"], e["unit"] or "", str(_dec(e["quantity"]) or ""), ""]
-                         for e in entries)  # fmt: skip
+        content = sorted(
+            [e["input_name"], e["value_text"], e["unit"] or "", str(_dec(e["quantity"]) or ""), ""] for e in entries
+        )
         steps.append({"code": step.code, "seq": seq, "critical": step.critical, "entries": entries, "content": content})
-    return Model(version_id, product, definition.code, steps, people[supervisor_id],
-                 [(people[p], people[v]) for p, v in crews], decade_start())  # fmt: skip
+    return Model(
+        version_id,
+        product,
+        definition.code,
+        steps,
+        people[supervisor_id],
+        [(people[p], people[v]) for p, v in crews],
+        decade_start(),
+    )
 
 
 def _dec(text: str | None) -> Decimal | None:
@@ -292,9 +537,15 @@ def read_counters(connection: psycopg.Connection) -> Counters:
         return cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
 
     head = cur.execute("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
-    counters = Counters(top("lots"), top("step_records"), top("entries"), top("signatures"), top("audit_events"),
-                        head[0] if head else GENESIS_HASH)  # fmt: skip
-    for number, in cur.execute("SELECT lot_number FROM lots WHERE lot_number LIKE 'XS411-%'"):
+    counters = Counters(
+        top("lots"),
+        top("step_records"),
+        top("entries"),
+        top("signatures"),
+        top("audit_events"),
+        head[0] if head else GENESIS_HASH,
+    )
+    for (number,) in cur.execute("SELECT lot_number FROM lots WHERE lot_number LIKE 'XS411-%'"):
         _, year, seq = number.split("-")
         counters.numbers[int(year)] = max(counters.numbers.get(int(year), 0), int(seq))
     return counters
@@ -311,7 +562,9 @@ def drop_secondary_indexes(connection: psycopg.Connection) -> list[str]:
             """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), c.conname,
                       pg_get_constraintdef(c.oid)
                FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
-               WHERE i.indrelid = %s::regclass AND NOT i.indisprimary""", (table,)).fetchall()  # fmt: skip
+               WHERE i.indrelid = %s::regclass AND NOT i.indisprimary""",
+            (table,),
+        ).fetchall()
         for index, indexdef, constraint, condef in rows:
             if constraint:
                 drops.append(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"')
@@ -334,8 +587,8 @@ def rebuild_indexes(connection: psycopg.Connection, statements: list[str]) -> No
 def fix_sequences(connection: psycopg.Connection) -> None:
     for table in ("lots", "step_records", "entries", "signatures"):
         connection.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
-        )  # noqa: S608 - fixed names
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"  # noqa: S608
+        )
     connection.commit()
 
 

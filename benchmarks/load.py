@@ -42,10 +42,28 @@ class Server:
         self.workers = workers or os.cpu_count() or 2
         self.log_path = log_path or (ROOT / "benchmarks" / "results" / f"gunicorn-{self.port}.tmp")
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        command = [str(VENV_BIN / "gunicorn"), "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
-                   "--worker-class", "sync", "--timeout", "120", "--log-level", "warning", target]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        command = [
+            str(VENV_BIN / "gunicorn"),
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+            target,
+        ]
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, bench only
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60) -> None:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS, ROOT, log, machine, write_json
@@ -31,9 +30,12 @@ TIMEOUT_S = 3600
 
 def _git() -> dict[str, Any]:
     def out(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603, S607 - fixed arguments, bench only
 
-    return {"commit": out("rev-parse", "--short", "HEAD"), "dirty_files": len(out("status", "--porcelain").splitlines())}
+    return {
+        "commit": out("rev-parse", "--short", "HEAD"),
+        "dirty_files": len(out("status", "--porcelain").splitlines()),
+    }
 
 
 def run_scenario(name: str, size: str) -> dict[str, Any]:
@@ -45,8 +47,14 @@ def run_scenario(name: str, size: str) -> dict[str, Any]:
     out.unlink(missing_ok=True)
     start = time.perf_counter()
     log(f"scenario {name} ({size})")
-    done = subprocess.run([sys.executable, "-m", module, "--out", str(out), "--size", size], cwd=ROOT,
-                          timeout=TIMEOUT_S, check=False, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    done = subprocess.run(  # noqa: S603 - fixed arguments, bench only
+        [sys.executable, "-m", module, "--out", str(out), "--size", size],
+        cwd=ROOT,
+        timeout=TIMEOUT_S,
+        check=False,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seconds = round(time.perf_counter() - start, 1)
     (RESULTS / f"{name}.log.tmp").write_text(done.stderr)
     if done.returncode != 0 or not out.exists():
@@ -65,8 +73,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     started = time.perf_counter()
-    results: dict[str, Any] = {"generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "size": args.size,
-                               "git": _git(), "machine_before": machine(), "scenarios": {}}  # fmt: skip
+    results: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": args.size,
+        "git": _git(),
+        "machine_before": machine(),
+        "scenarios": {},
+    }
     previous = RESULTS / "latest.json"
     if previous.exists() and set(names) != set(SCENARIOS):  # a partial run keeps the other scenarios' last results
         results["scenarios"] = json.loads(previous.read_text()).get("scenarios", {})

@@ -28,8 +28,16 @@ from typing import Any
 from sqlalchemy import event, text
 
 from benchmarks.common import (
-    PASSWORD, ROOT, VENV_BIN, database, latency_stats, log, make_app, ratio, write_json,
-)  # fmt: skip
+    PASSWORD,
+    ROOT,
+    VENV_BIN,
+    database,
+    latency_stats,
+    log,
+    make_app,
+    ratio,
+    write_json,
+)
 
 FACTORS = {"full": (1.0, 10.0), "small": (0.02, 0.2), "tiny": (0.002, 0.005)}
 CREWS = 10
@@ -38,6 +46,10 @@ BIG_TABLES = ("audit_events", "entries", "step_records", "signatures", "lots")
 PAGES = ("lot_search", "lot_view", "review_by_exception", "audit_trail_filter", "lot_search_first_page")
 REQUESTS_PER_PAGE = 30
 VERIFY_TIMEOUT = 1500
+#: The whole `flask audit verify` (chain + replay of every record + signatures) runs at scales up
+#: to this many events; above it only the chain part (verify_chain, same code) unless
+#: BENCH_FULL_VERIFY=1: at 10x the full command took longer than the rest of the run together.
+FULL_CLI_MAX_EVENTS = 1_000_000
 
 
 # --- seeding through the services ---------------------------------------------------------
@@ -57,10 +69,17 @@ def _entry_values(definition: Any, values: dict[tuple[str, str], Any], session: 
             value = item.validate(raw.value)
             result = item.evaluate(value)
             typed = value if isinstance(value, Decimal) else Decimal(value) if type(value) is int else None
-            row = {"input_name": item.name, "value_text": (raw.value or "").strip(),
-                   "value_decimal": str(typed) if typed is not None else None,
-                   "unit": getattr(item, "unit", None), "quantity": None, "material_lot_id": None,
-                   "equipment_id": None, "limit_status": str(result.level), "limit_message": result.reason or None}  # fmt: skip
+            row = {
+                "input_name": item.name,
+                "value_text": (raw.value or "").strip(),
+                "value_decimal": str(typed) if typed is not None else None,
+                "unit": getattr(item, "unit", None),
+                "quantity": None,
+                "material_lot_id": None,
+                "equipment_id": None,
+                "limit_status": str(result.level),
+                "limit_message": result.reason or None,
+            }
             if isinstance(item, MaterialInput):
                 if item.quantity is not None:
                     row["quantity"] = str(item.validate_quantity(raw.quantity))
@@ -118,10 +137,14 @@ class Capture:
 
 def _page_paths(lot: tuple[int, str]) -> dict[str, str]:
     lot_id, number = lot
-    return {"lot_search": f"/documents/?number={number}", "lot_view": f"/lots/{lot_id}",
-            "review_by_exception": f"/release/lots/{lot_id}", "audit_trail_filter": f"/audit/?lot_id={lot_id}",
-            # Not one lot: the portal as an auditor opens it (newest 25 lots, no filter).
-            "lot_search_first_page": "/documents/"}  # fmt: skip
+    return {
+        "lot_search": f"/documents/?number={number}",
+        "lot_view": f"/lots/{lot_id}",
+        "review_by_exception": f"/release/lots/{lot_id}",
+        "audit_trail_filter": f"/audit/?lot_id={lot_id}",
+        # Not one lot: the portal as an auditor opens it (newest 25 lots, no filter).
+        "lot_search_first_page": "/documents/",
+    }
 
 
 def _sample_lots(app: Any, count: int) -> list[tuple[int, str]]:
@@ -130,7 +153,7 @@ def _sample_lots(app: Any, count: int) -> list[tuple[int, str]]:
     with app.app_context():
         rows = db.session.execute(text("SELECT id, lot_number FROM lots ORDER BY id")).all()
         db.session.remove()
-    rng = random.Random(411)
+    rng = random.Random(411)  # noqa: S311
     return [tuple(r) for r in rng.sample(rows, min(count, len(rows)))]
 
 
@@ -159,11 +182,16 @@ def _explain(connection: Any, statement: str, parameters: Any) -> dict[str, Any]
     plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).scalars().all()
     text_plan = "\n".join(plan)
     seq = sorted({m for m in re.findall(r"Seq Scan on (\w+)", text_plan) if m in BIG_TABLES})
-    indexes = sorted(set(re.findall(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan) (?:Backward )?(?:using|on) (\w+)",
-                                    text_plan)))  # fmt: skip
+    indexes = sorted(
+        set(re.findall(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan) (?:Backward )?(?:using|on) (\w+)", text_plan))
+    )
     ms = re.search(r"Execution Time: ([\d.]+) ms", text_plan)
-    return {"execution_ms": float(ms.group(1)) if ms else None, "seq_scans_on_big_tables": seq,
-            "indexes": indexes, "plan": text_plan}  # fmt: skip
+    return {
+        "execution_ms": float(ms.group(1)) if ms else None,
+        "seq_scans_on_big_tables": seq,
+        "indexes": indexes,
+        "plan": text_plan,
+    }
 
 
 def explain_pages(app: Any, lot: tuple[int, str]) -> dict[str, Any]:
@@ -195,7 +223,7 @@ def explain_pages(app: Any, lot: tuple[int, str]) -> dict[str, Any]:
             "seq_scans_on_big_tables": sorted({t for e in explained for t in e["seq_scans_on_big_tables"]}),
             "indexes_used": sorted({i for e in explained for i in e["indexes"]}),
             "slowest": explained[:3],
-        }  # fmt: skip
+        }
     return out
 
 
@@ -203,8 +231,14 @@ def explain_pages(app: Any, lot: tuple[int, str]) -> dict[str, Any]:
 
 
 def _probe(mode: str, url: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.verify_probe", mode, url], cwd=ROOT, capture_output=True,
-                          text=True, timeout=VERIFY_TIMEOUT, check=False)  # fmt: skip
+    done = subprocess.run(  # noqa: S603 - fixed arguments, bench only
+        [sys.executable, "-m", "benchmarks.verify_probe", mode, url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=VERIFY_TIMEOUT,
+        check=False,
+    )
     if done.returncode != 0:
         return {"error": done.stderr[-1500:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -212,15 +246,24 @@ def _probe(mode: str, url: str) -> dict[str, Any]:
 
 def cli_verify(url: str) -> dict[str, Any]:
     """The whole `flask audit verify` (chain, record replay, signatures); peak RSS of the child process."""
-    script = ("import os, resource, subprocess, sys, time, json\n"
-              "t = time.perf_counter()\n"
-              "p = subprocess.run([sys.argv[1], 'audit', 'verify'], capture_output=True, text=True)\n"
-              "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-              "print(json.dumps({'exit_code': p.returncode, 'seconds': round(time.perf_counter() - t, 1),"
-              " 'peak_rss_mib': round(r.ru_maxrss / 1024, 1), 'output': (p.stdout + p.stderr).strip().splitlines()[-3:]}))\n")  # fmt: skip
+    script = (
+        "import os, resource, subprocess, sys, time, json\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run([sys.argv[1], 'audit', 'verify'], capture_output=True, text=True)\n"
+        "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'exit_code': p.returncode, 'seconds': round(time.perf_counter() - t, 1),"
+        " 'peak_rss_mib': round(r.ru_maxrss / 1024, 1), 'output': (p.stdout + p.stderr).strip().splitlines()[-3:]}))\n"
+    )
     env = {"CELLBATCH_DATABASE_URL": url, "FLASK_APP": "app:create_app", "CELLBATCH_ENV": "development"}
-    done = subprocess.run([sys.executable, "-c", script, str(VENV_BIN / "flask")], cwd=ROOT, capture_output=True,
-                          text=True, timeout=VERIFY_TIMEOUT, env={**os.environ, **env}, check=False)  # fmt: skip
+    done = subprocess.run(  # noqa: S603 - fixed arguments, bench only
+        [sys.executable, "-c", script, str(VENV_BIN / "flask")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=VERIFY_TIMEOUT,
+        env={**os.environ, **env},
+        check=False,
+    )
     if done.returncode != 0:
         return {"error": done.stderr[-1500:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -231,8 +274,11 @@ def measure_verify(url: str, full_cli: bool = True) -> dict[str, Any]:
     floor = _probe("floor", url)
     log("verify: verify_chain")
     chain = _probe("chain", url)
-    result = {"floor": floor, "chain": chain,
-              "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s"))}  # fmt: skip
+    result = {
+        "floor": floor,
+        "chain": chain,
+        "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s")),
+    }
     if full_cli:
         log("verify: flask audit verify (chain + records + signatures)")
         result["flask_audit_verify"] = cli_verify(url)
@@ -247,7 +293,9 @@ def counts(app: Any) -> dict[str, int]:
 
     with app.app_context():
         out = {t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in BIG_TABLES}  # noqa: S608
-        out["database_mib"] = round(db.session.execute(text("SELECT pg_database_size(current_database())")).scalar() / 2**20)
+        out["database_mib"] = round(
+            db.session.execute(text("SELECT pg_database_size(current_database())")).scalar() / 2**20
+        )
         db.session.remove()
     return out
 
@@ -264,8 +312,9 @@ def run(size: str, keep: bool = False) -> dict[str, Any]:
         import psycopg
 
         with psycopg.connect(dsn) as connection:
-            model = generate.read_model(connection, seeded["entries"], seeded["definition"], seeded["crews"],
-                                        seeded["supervisor"])  # fmt: skip
+            model = generate.read_model(
+                connection, seeded["entries"], seeded["definition"], seeded["crews"], seeded["supervisor"]
+            )
         done = 0
         for factor in FACTORS[size]:
             target = round(generate.DECADE_LOTS * factor / 10)
@@ -277,7 +326,10 @@ def run(size: str, keep: bool = False) -> dict[str, Any]:
             log(f"scale {factor}x: pages")
             scale["pages"] = measure_pages(app, lots)
             scale["plans"] = explain_pages(app, lots[0])
-            scale["verify"] = measure_verify(url)
+            full_cli = (
+                scale["counts"]["audit_events"] <= FULL_CLI_MAX_EVENTS or os.environ.get("BENCH_FULL_VERIFY") == "1"
+            )
+            scale["verify"] = measure_verify(url, full_cli)
             result["scales"][f"{factor:g}x"] = scale
         with app.app_context():
             from app.extensions import db

@@ -92,12 +92,21 @@ def train(session: Session, trainer: User, user: User, code: str) -> None:
     record_training(session, trainer, user, code, site_today() - timedelta(days=1), site_today() + timedelta(days=365))
 
 
-def material(session: Session, lot_code: str, item_code: str, quantity: Decimal | None = None,
-             unit: str = "unit") -> MaterialLot:  # fmt: skip
-    row = MaterialLot(lot_code=lot_code, item_code=item_code, name=item_code, supplier="Bench supplier",
-                      supplier_lot=f"S-{lot_code}", status=MaterialStatus.RELEASED, unit=unit,
-                      expiry_date=site_today() + timedelta(days=365), quantity_on_hand=quantity,
-                      received_at=utcnow())  # fmt: skip
+def material(
+    session: Session, lot_code: str, item_code: str, quantity: Decimal | None = None, unit: str = "unit"
+) -> MaterialLot:
+    row = MaterialLot(
+        lot_code=lot_code,
+        item_code=item_code,
+        name=item_code,
+        supplier="Bench supplier",
+        supplier_lot=f"S-{lot_code}",
+        status=MaterialStatus.RELEASED,
+        unit=unit,
+        expiry_date=site_today() + timedelta(days=365),
+        quantity_on_hand=quantity,
+        received_at=utcnow(),
+    )
     with audit.action(session, "material.received", SEEDER):
         session.add(row)
     return row

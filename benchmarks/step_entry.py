@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import threading
 import time
@@ -28,6 +29,9 @@ LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,10,40").split("
 DURATION = {"full": 25.0, "small": 8.0}
 WARMUP = {"full": 4.0, "small": 2.0}
 GROUPS = ("production", "cheap")
+#: The paced run: each operator waits this long on average (exponential) after every response.
+THINK_S = 1.0
+PACED_LEVELS = (10, 40)
 
 
 # --- seeding -------------------------------------------------------------------------------
@@ -70,13 +74,19 @@ def seed(app: Any, operators: int) -> dict[str, Any]:
         definition = version.definition
         pilot = Autopilot(session, trainer, trainer, PASSWORD, lambda _t: None)
         values = {(st.code, i.name): pilot.value_for(definition, st, i) for st in definition.steps for i in st.inputs}
-        plan: dict[str, Any] = {"version_id": version.id, "critical": [s_.code for s_ in definition.steps if s_.critical],
-                                "steps": [st.code for st in definition.steps], "groups": {}}  # fmt: skip
+        plan: dict[str, Any] = {
+            "version_id": version.id,
+            "critical": [s_.code for s_ in definition.steps if s_.critical],
+            "steps": [st.code for st in definition.steps],
+            "groups": {},
+        }
         for group in GROUPS:
             accounts = []
             with s.account_hashing(group):
                 for i in range(operators):
-                    performer = s.make_user(session, f"op.{group}.{i}", f"Operator {group} {i}", ["operator", "supervisor"])
+                    performer = s.make_user(
+                        session, f"op.{group}.{i}", f"Operator {group} {i}", ["operator", "supervisor"]
+                    )
                     verifier = s.make_user(session, f"ver.{group}.{i}", f"Verifier {group} {i}", ["operator"])
                     for user in (performer, verifier):
                         s.train(session, trainer, user, TEMPLATE_CODE)
@@ -103,12 +113,20 @@ class Operator:
         self.queue: list[tuple[int, str]] = []
         self.lot_id: int | None = None
         self.errors = 0
+        #: Mean seconds an operator takes between two requests (0: as fast as the server answers).
+        self.think = 0.0
+        self._rng = random.Random(account["performer"])  # noqa: S311 - think times, not secrets
 
     def login(self) -> None:
-        for browser, username in ((self.performer, self.account["performer"]), (self.verifier, self.account["verifier"])):
+        for browser, username in (
+            (self.performer, self.account["performer"]),
+            (self.verifier, self.account["verifier"]),
+        ):
             page = browser.get("/login")
-            reply = browser.post("/login", {"username": username, "password": PASSWORD,
-                                            "csrf_token": hidden_value(page.body, "csrf_token") or ""})  # fmt: skip
+            reply = browser.post(
+                "/login",
+                {"username": username, "password": PASSWORD, "csrf_token": hidden_value(page.body, "csrf_token") or ""},
+            )
             if reply.status != 302:
                 raise RuntimeError(f"login of {username} failed: {reply.status}")
 
@@ -119,23 +137,45 @@ class Operator:
             self.errors += 1
         return ok
 
-    def _call(self, rec: Recorder, budget: threading.Semaphore, kind: str, browser: Browser, method: str,
-              path: str, fields: dict[str, str] | None, expect: int) -> Any:  # fmt: skip
+    def _call(
+        self,
+        rec: Recorder,
+        budget: threading.Semaphore,
+        kind: str,
+        browser: Browser,
+        method: str,
+        path: str,
+        fields: dict[str, str] | None,
+        expect: int,
+    ) -> Any:
         if not budget.acquire(blocking=False):
             raise TimeoutError("request budget spent")
         started = time.monotonic()
         response = browser.request(method, path, fields)
         ok = response.status == expect and "/login" not in response.headers.get("Location", "")
         self._record(rec, kind, response, ok, started)
+        if self.think:
+            time.sleep(min(self._rng.expovariate(1 / self.think), 4 * self.think))
         return response if ok else None
 
     def _start_lot(self, rec: Recorder, budget: threading.Semaphore) -> bool:
         page = self._call(rec, budget, "start_lot_page", self.performer, "GET", "/lots/new", None, 200)
         if page is None:
             return False
-        reply = self._call(rec, budget, "start_lot", self.performer, "POST", "/lots/new", {
-            "csrf_token": hidden_value(page.body, "csrf_token") or "", "template_version_id": str(self.plan["version_id"]),
-            "starting_material": "WCB-BENCH vial 1"}, 302)  # fmt: skip
+        reply = self._call(
+            rec,
+            budget,
+            "start_lot",
+            self.performer,
+            "POST",
+            "/lots/new",
+            {
+                "csrf_token": hidden_value(page.body, "csrf_token") or "",
+                "template_version_id": str(self.plan["version_id"]),
+                "starting_material": "WCB-BENCH vial 1",
+            },
+            302,
+        )
         if reply is None:
             return False
         self.lot_id = int(re.search(r"/lots/(\d+)", reply.headers["Location"]).group(1))
@@ -151,9 +191,15 @@ class Operator:
         page = self._call(rec, budget, "step_page", self.performer, "GET", path, None, 200)
         if page is None:
             return False
-        fields = {**self.account["fields"][code], "csrf_token": hidden_value(page.body, "csrf_token") or "",
-                  "expected_version": hidden_value(page.body, "expected_version") or "", "action": "complete",
-                  "sig_username": self.account["performer"], "sig_password": PASSWORD, "sig_accept_policy": "y"}  # fmt: skip
+        fields = {
+            **self.account["fields"][code],
+            "csrf_token": hidden_value(page.body, "csrf_token") or "",
+            "expected_version": hidden_value(page.body, "expected_version") or "",
+            "action": "complete",
+            "sig_username": self.account["performer"],
+            "sig_password": PASSWORD,
+            "sig_accept_policy": "y",
+        }
         if self._call(rec, budget, "save_and_sign", self.performer, "POST", path, fields, 302) is None:
             return False
         if code not in self.plan["critical"]:
@@ -161,9 +207,13 @@ class Operator:
         page = self._call(rec, budget, "step_page", self.verifier, "GET", path, None, 200)
         if page is None:
             return False
-        fields = {"csrf_token": hidden_value(page.body, "csrf_token") or "",
-                  "expected_version": hidden_value(page.body, "expected_version", nth=-1) or "",
-                  "sig_username": self.account["verifier"], "sig_password": PASSWORD, "sig_accept_policy": "y"}  # fmt: skip
+        fields = {
+            "csrf_token": hidden_value(page.body, "csrf_token") or "",
+            "expected_version": hidden_value(page.body, "expected_version", nth=-1) or "",
+            "sig_username": self.account["verifier"],
+            "sig_password": PASSWORD,
+            "sig_accept_policy": "y",
+        }
         return self._call(rec, budget, "verify", self.verifier, "POST", path + "/verify", fields, 302) is not None
 
     def run(self, rec: Recorder, deadline: float, budget: threading.Semaphore) -> None:
@@ -203,13 +253,16 @@ def summarize(rec: Recorder, wall: float, warmup: float, t0: float) -> dict[str,
     kinds = sorted({s.kind for s in samples})
     errors = [s for s in samples if not s.ok]
     return {
-        "requests": len(samples), "window_s": round(window, 2), "rps": round(len(samples) / window, 2),
-        "errors": len(errors), "error_rate": round(len(errors) / len(samples), 4) if samples else None,
+        "requests": len(samples),
+        "window_s": round(window, 2),
+        "rps": round(len(samples) / window, 2),
+        "errors": len(errors),
+        "error_rate": round(len(errors) / len(samples), 4) if samples else None,
         "error_examples": sorted({f"{s.kind} {s.status}: {s.note[:160]}" for s in errors})[:5],
         "all": latency_stats([s.seconds for s in samples]),
         "by_kind": {k: latency_stats([s.seconds for s in samples if s.kind == k]) for k in kinds},
         "signed_steps_per_s": round(sum(1 for s in samples if s.kind == "save_and_sign" and s.ok) / window, 2),
-    }  # fmt: skip
+    }
 
 
 def load_level(workers: list[Any], duration: float, warmup: float) -> dict[str, Any]:
@@ -227,15 +280,24 @@ def argon2_cost() -> dict[str, Any]:
     for name, hasher in HASHERS.items():
         digest = hasher.hash(PASSWORD)
         times, _ = timed(lambda h=hasher, d=digest: h.verify(d, PASSWORD), repeat=5)
-        out[name] = {"params": f"t={hasher.time_cost}, m={hasher.memory_cost} KiB, p={hasher.parallelism}",
-                     **latency_stats(times)}  # fmt: skip
+        out[name] = {
+            "params": f"t={hasher.time_cost}, m={hasher.memory_cost} KiB, p={hasher.parallelism}",
+            **latency_stats(times),
+        }
     return out
 
 
 def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
     duration, warmup = DURATION[size], WARMUP[size]
-    result: dict[str, Any] = {"levels": list(LEVELS), "duration_s": duration, "warmup_s": warmup,
-                              "workers": os.cpu_count(), "template": TEMPLATE_CODE, "argon2_verify": argon2_cost()}  # fmt: skip
+    result: dict[str, Any] = {
+        "think_s": THINK_S,
+        "levels": list(LEVELS),
+        "duration_s": duration,
+        "warmup_s": warmup,
+        "workers": os.cpu_count(),
+        "template": TEMPLATE_CODE,
+        "argon2_verify": argon2_cost(),
+    }
     with database("cellbatch_bench_floor") as floor_url:
         with Server("benchmarks.floor_app:app_from_env()", {"BENCH_DATABASE_URL": floor_url}) as server:
             result["floor"] = {}
@@ -261,6 +323,14 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
                     level = load_level([o.run for o in operators[:n]], duration, warmup)
                     level["rps_vs_floor"] = ratio(level["rps"], result["floor"][str(n)]["rps"])
                     result[group][str(n)] = level
+                if group == "production":  # operators who take time to read and type, as people do
+                    for o in operators:
+                        o.think = THINK_S
+                    result["production_paced"] = {}
+                    for n in PACED_LEVELS:
+                        log(f"step entry (production argon2, {THINK_S:g} s think time), {n} operators")
+                        level = load_level([o.run for o in operators[:n]], duration, warmup)
+                        result["production_paced"][str(n)] = level
     return result
 
 

@@ -32,8 +32,14 @@ def chain(url: str) -> dict[str, Any]:
         report = verify_chain(connection)
     seconds = time.perf_counter() - start
     engine.dispose()
-    return {"events": report.count, "seconds": round(seconds, 2), "ok": report.ok, "broken_id": report.broken_id,
-            "baseline_rss_mib": baseline, "peak_rss_mib": _peak_mib()}  # fmt: skip
+    return {
+        "events": report.count,
+        "seconds": round(seconds, 2),
+        "ok": report.ok,
+        "broken_id": report.broken_id,
+        "baseline_rss_mib": baseline,
+        "peak_rss_mib": _peak_mib(),
+    }
 
 
 def floor(url: str) -> dict[str, Any]:
@@ -46,13 +52,26 @@ def floor(url: str) -> dict[str, Any]:
     baseline = _peak_mib()
     start = time.perf_counter()
     prev, count, ok = "0" * 64, 0, True
-    names = ("id", "occurred_at", "actor_id", "actor_name", "action", "entity_type", "entity_id", "lot_id",
-             "changes", "reason", "details")  # fmt: skip
+    names = (
+        "id",
+        "occurred_at",
+        "actor_id",
+        "actor_name",
+        "action",
+        "entity_type",
+        "entity_id",
+        "lot_id",
+        "changes",
+        "reason",
+        "details",
+    )
     dumps, sha256 = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode, hashlib.sha256
     with psycopg.connect(dsn) as connection, connection.cursor(name="verify_floor") as cursor:
         cursor.itersize = 5000
-        cursor.execute("SELECT id, occurred_at, actor_id, actor_name, action, entity_type, entity_id, lot_id, "
-                       "changes, reason, details, prev_hash, hash FROM audit_events ORDER BY id")  # fmt: skip
+        cursor.execute(
+            "SELECT id, occurred_at, actor_id, actor_name, action, entity_type, entity_id, lot_id, "
+            "changes, reason, details, prev_hash, hash FROM audit_events ORDER BY id"
+        )
         for row in cursor:
             payload = dict(zip(names, row[:11], strict=True))
             payload["occurred_at"] = format_utc(row[1])
@@ -63,8 +82,13 @@ def floor(url: str) -> dict[str, Any]:
             prev = digest
             count += 1
     seconds = time.perf_counter() - start
-    return {"events": count, "seconds": round(seconds, 2), "ok": ok, "baseline_rss_mib": baseline,
-            "peak_rss_mib": _peak_mib()}  # fmt: skip
+    return {
+        "events": count,
+        "seconds": round(seconds, 2),
+        "ok": ok,
+        "baseline_rss_mib": baseline,
+        "peak_rss_mib": _peak_mib(),
+    }
 
 
 def main() -> None:

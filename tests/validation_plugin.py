@@ -182,6 +182,11 @@ class Traceability:
             return switch == "1"
         return self.whole_suite()
 
+    def enforcement(self) -> str:
+        if self.enforced():
+            return "on"
+        return f"off ({ENV_SWITCH}=0)" if os.environ.get(ENV_SWITCH, "").strip() == "0" else "off (subset run)"
+
     def uncovered(self) -> list[str]:
         register = self._load()
         named = {i for ids in self.items.values() for i in ids}
@@ -206,7 +211,7 @@ class Traceability:
         traced = sum(1 for ids in self.items.values() if ids)
         line = (f"{len(self.register.active)} requirements, {len(self.register.active) - len(uncovered)} with tests; "
                 f"{traced} of {tests} tests name requirements; "
-                f"enforcement {'on' if self.enforced() else 'off (subset run)'}")  # fmt: skip
+                f"enforcement {self.enforcement()}")  # fmt: skip
         terminalreporter.write_sep("-", "requirement traceability")
         terminalreporter.write_line(line)
         for problem in self.problems:

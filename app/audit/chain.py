@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -24,12 +25,18 @@ HASHED_FIELDS = (
 )  # fmt: skip
 
 
-def event_hash(prev_hash: str, row: dict[str, Any]) -> str:
+#: json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), with the encoder
+#: built once: json.dumps builds a new one on every call with these options (verify hashes millions).
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+#: Columns read to verify an event: the hashed fields, then the stored link and hash.
+_STORED = (*HASHED_FIELDS, "prev_hash", "hash")
+
+
+def event_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
     """SHA-256 over the previous hash and the canonical JSON of the event's fields."""
     payload = {name: row[name] for name in HASHED_FIELDS}
     payload["occurred_at"] = format_utc(row["occurred_at"])
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return sha256_hex(prev_hash + text)
+    return sha256_hex(prev_hash + _canonical(payload))
 
 
 def lock_chain(connection: Connection) -> None:
@@ -80,7 +87,8 @@ def iter_events(connection: Connection, batch: int = 5000) -> Iterator[Any]:
     # Options on the statement, not on the connection: Connection.execution_options() changes
     # the connection in place, and a session's connection then ran every later statement
     # (even ROLLBACK TO SAVEPOINT) through a server-side cursor on PostgreSQL.
-    query = select(_table).order_by(_table.c.id).execution_options(stream_results=True, yield_per=batch)
+    query = (select(*(_table.c[name] for name in _STORED)).order_by(_table.c.id)
+             .execution_options(stream_results=True, yield_per=batch))  # fmt: skip
     result = connection.execute(query)
     try:
         yield from result
@@ -91,15 +99,22 @@ def iter_events(connection: Connection, batch: int = 5000) -> Iterator[Any]:
 def verify_rows(rows: Iterable[Any]) -> ChainReport:
     """Recompute every link; report the first event whose id, link or hash is wrong."""
     expected_id, prev_hash, count = 1, GENESIS_HASH, 0
+    hashed = stored = None
     for row in rows:
-        mapping = row._mapping
-        if mapping["id"] != expected_id:
+        if hashed is None:  # read fields by position, found once from the first row's keys
+            keys = list(row._mapping.keys())
+            hashed = itemgetter(*(keys.index(name) for name in HASHED_FIELDS))
+            stored = itemgetter(*(keys.index(name) for name in ("id", "prev_hash", "hash", "occurred_at")))
+        event_id, link, digest, occurred_at = stored(row)
+        if event_id != expected_id:
             return ChainReport(count, prev_hash, expected_id, f"event {expected_id} is missing")
-        if mapping["prev_hash"] != prev_hash:
-            return ChainReport(count, prev_hash, mapping["id"], "link to previous event broken")
-        if event_hash(prev_hash, dict(mapping)) != mapping["hash"]:
-            return ChainReport(count, prev_hash, mapping["id"], "content does not match its hash")
-        prev_hash = mapping["hash"]
+        if link != prev_hash:
+            return ChainReport(count, prev_hash, event_id, "link to previous event broken")
+        payload = dict(zip(HASHED_FIELDS, hashed(row), strict=True))
+        payload["occurred_at"] = format_utc(occurred_at)
+        if sha256_hex(prev_hash + _canonical(payload)) != digest:
+            return ChainReport(count, prev_hash, event_id, "content does not match its hash")
+        prev_hash = digest
         expected_id += 1
         count += 1
     return ChainReport(count, prev_hash)

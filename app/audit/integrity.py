@@ -71,12 +71,16 @@ def _compare(model: type, fields: list[str], key: str, values: dict[str, Any],
 
 
 def _deleted_rows(connection: Connection, model: type) -> list[Mismatch]:
-    """Records the trail created whose row is gone (found by the database, not in memory)."""
+    """Records the trail created whose row is gone (found by the database, not in memory).
+
+    Only events that wrote values count: an event without changes (a refused signature) may
+    name a record whose creation was rolled back with the refused action, and never existed.
+    """
     table = inspect(model).local_table
     orphans = connection.execute(
         select(AuditEvent.entity_id).distinct()
         .outerjoin(table, cast(table.c.id, String) == AuditEvent.entity_id)
-        .where(AuditEvent.entity_type == model.__name__, table.c.id.is_(None))
+        .where(AuditEvent.entity_type == model.__name__, AuditEvent.changes != "{}", table.c.id.is_(None))
     ).scalars()  # fmt: skip
     return [Mismatch(model.__name__, entity_id, "(row)", "present", "missing") for entity_id in orphans]
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -67,6 +67,21 @@ def unit_of_work(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def lock_row(session: Session, record: object) -> None:
+    """Re-read a record under a row lock before checking it and then writing it.
+
+    PostgreSQL: SELECT ... FOR UPDATE, so a second transaction doing the same check waits for the
+    first to end and then sees what it wrote (no double sign-off, no overwritten first entry).
+    SQLite: its BEGIN IMMEDIATE already serializes writing transactions; this only re-reads.
+    """
+    mapper = inspect(record).mapper
+    key = mapper.primary_key_from_instance(record)
+    # Lock by primary key alone: a FOR UPDATE over the model's eager (outer) joins is refused.
+    where = [column == value for column, value in zip(mapper.primary_key, key, strict=True)]
+    session.execute(select(*mapper.primary_key).where(*where).with_for_update())
+    session.refresh(record)
 
 
 @contextmanager

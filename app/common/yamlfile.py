@@ -80,6 +80,8 @@ def load_marked(text: str, filename: str) -> Any:
         line = mark.line + 1 if mark else 0
         problem = getattr(exc, "problem", None) or str(exc)
         raise DefinitionError([f"{filename}:{line}: YAML syntax: {problem}"]) from None
+    except (ValueError, OverflowError) as exc:  # an impossible timestamp (2026-02-30) fails to construct
+        raise DefinitionError([f"{filename}:0: YAML value: {exc}"]) from None
 
 
 def sha256_text(text: str) -> str:

@@ -13,6 +13,7 @@ from app.auth.models import User
 from app.auth.permissions import require_roles
 from app.auth.roles import OPERATOR, QA, QC_ANALYST, SUPERVISOR
 from app.batches.models import Entry, Lot, LotStatus, StepRecord
+from app.common.db import lock_row
 from app.common.errors import NotFound, RuleViolation
 from app.common.sequences import next_number
 from app.common.timeutil import utcnow
@@ -61,6 +62,7 @@ def record_investigation(
 ) -> None:  # fmt: skip
     """Record root cause, product impact and CAPA; changing what was written needs a reason."""
     require_roles(user, INVESTIGATORS, "investigate deviations")
+    lock_row(session, deviation)  # two investigators at once: the second sees the first's entry
     if deviation.status == DeviationStatus.CLOSED:
         raise RuleViolation(f"{deviation.number} is closed; open a new deviation instead.")
     if not (root_cause or "").strip() or not (impact or "").strip():
@@ -77,6 +79,7 @@ def record_investigation(
 def close(session: Session, qa_user: User, deviation: Deviation, credentials: Credentials,
           comment: str | None = None) -> None:  # fmt: skip
     """QA closes an investigated deviation with an e-signature (meaning approved)."""
+    lock_row(session, deviation)  # two QA users at once: one closes, the other is told
     if deviation.status == DeviationStatus.CLOSED:
         raise RuleViolation(f"{deviation.number} is already closed.")
     if deviation.status != DeviationStatus.INVESTIGATION:

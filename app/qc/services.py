@@ -29,7 +29,7 @@ from app.auth.models import User
 from app.auth.permissions import require_roles
 from app.auth.roles import QC_ANALYST
 from app.batches.models import QUARANTINED, Lot
-from app.common.db import refuse_concurrent
+from app.common.db import lock_row, refuse_concurrent
 from app.common.errors import NotFound, RuleViolation
 from app.common.timeutil import site_today, utcnow
 from app.deviations.models import Category, Deviation, Severity
@@ -216,6 +216,7 @@ def review_result(
 ) -> None:  # fmt: skip
     """A second QC analyst reviews a result with an e-signature (never its analyst)."""
     _check_lot_open(session.get_one(Lot, result.lot_id))
+    lock_row(session, result)  # two reviewers at once: the second sees the first's signature
     if is_reviewed(session, result):
         raise RuleViolation(f"Result #{result.id} is already reviewed.")
     sign(session, reviewer, result, "reviewed", credentials, comment)

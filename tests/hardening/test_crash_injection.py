@@ -278,6 +278,7 @@ class Browser:
             with self.opener.open(request, timeout=timeout) as response:
                 return response.status
         except urllib.error.HTTPError as exc:
+            self.last_error = exc.read().decode(errors="replace")
             return exc.code
 
 
@@ -285,13 +286,18 @@ def _ready_for_release(session) -> tuple[int, str]:  # type: ignore[no-untyped-d
     """Commit a reviewed lot ready for release; return its id and the releasing QA's username."""
     make = user_factory(session)
     people = [make(role) for role in ("operator", "operator", "qc_analyst", "qc_analyst", "qa", "qa")]
-    lab = Lab(session, *people, store_effective(session, TemplateVersion, SHORT),
-              store_effective(session, SpecVersion, SHORT_SPEC))
+    lab = Lab(
+        session,
+        *people,
+        store_effective(session, TemplateVersion, SHORT),
+        store_effective(session, SpecVersion, SHORT_SPEC),
+    )
     session.commit()
     lot = lab.lot()
     lab.pass_qc(lot)
     release.start_review(session, lab.qa1, lot)
     release.sign_review(session, lab.qa1, lot, creds(lab.qa1))
+    session.commit()
     return lot.id, lab.qa2.username
 
 
@@ -316,9 +322,9 @@ def test_a_worker_killed_during_a_release_loses_nothing_committed(pg_databases, 
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CELLBATCH_")},
            "CELLBATCH_ENV": "development", "CELLBATCH_DATABASE_URL": url, "CELLBATCH_SECRET_KEY": "k" * 48,
            "CELLBATCH_INSTANCE_PATH": str(tmp_path / "instance")}  # fmt: skip
+    log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen([gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--timeout", "300",  # noqa: S603
-                               "app:create_app()"], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)  # fmt: skip
+                               "app:create_app()"], cwd=BASE_DIR, env=env, stdout=log, stderr=log)  # fmt: skip
     try:
         browser = Browser(f"http://127.0.0.1:{port}")
         for _ in range(120):
@@ -353,7 +359,7 @@ def test_a_worker_killed_during_a_release_loses_nothing_committed(pg_databases, 
             if in_flight or not thread.is_alive():
                 break
             time.sleep(0.05)
-        assert in_flight, f"the release was never seen in flight: {result}"
+        assert in_flight, f"the release was never seen in flight: {result} {getattr(browser, 'last_error', '')}"
         worker = _worker_pid(server.pid)
         assert worker is not None
         os.kill(worker, signal.SIGKILL)
@@ -379,5 +385,6 @@ def test_a_worker_killed_during_a_release_loses_nothing_committed(pg_databases, 
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        log.close()
         with app.app_context():
             _db.engine.dispose()

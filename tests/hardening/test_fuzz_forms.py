@@ -293,7 +293,7 @@ def _form(fuzz: Fuzz, client: FlaskClient, endpoint: str, path: str, method: str
 def _baseline(fuzz: Fuzz, endpoint: str, form: Form | None, user_key: str | None) -> dict[str, Any]:
     """What a user would submit: the form's own values, filled in where a person types."""
     data: dict[str, Any] = {}
-    for name, item in (form.fields.items() if form else ()):
+    for name, item in form.fields.items() if form else ():
         if name == "csrf_token":
             continue
         value = item.value.strip() if item.kind == "textarea" else item.value
@@ -320,7 +320,7 @@ def _baseline(fuzz: Fuzz, endpoint: str, form: Form | None, user_key: str | None
         start = utcnow() - timedelta(minutes=20)
         data.update({"in_warming__start": start.strftime("%Y-%m-%dT%H:%M:%S"),
                      "in_warming__stop": utcnow().strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
-    for name, values in (form.buttons.items() if form else ()):
+    for name, values in form.buttons.items() if form else ():
         data[name] = next((v for v in values if v), "")
     if endpoint in ("mbr.diff", "qc.spec_diff"):
         version = fuzz.world.values["mbr" if endpoint.startswith("mbr") else "qc"]["version_id"]
@@ -368,7 +368,8 @@ def _fields_strategy(fuzz: Fuzz, baseline: dict[str, Any]) -> st.SearchStrategy[
 def _extremes(baseline: dict[str, Any]) -> list[dict[str, Any]]:
     """Fixed examples per route: every field at once at its low, its high extreme, blank; and each
     typed field (date, time, number) alone at both extremes, the others as a user sends them."""
-    low = {"date": "0001-01-01", "datetime": "0001-01-01T00:00:00", "number": "-1e999999", "file": (b"", "x.yaml"),
+    low = {"date": "0001-01-01", "datetime": "0001-01-01T00:00:00", "number": "-1e999999",
+           "file": (b"a: 2026-02-30\n", "x.yaml"),
            "text": "<script>x</script>"}  # fmt: skip
     high = {"date": "9999-12-31", "datetime": "9999-12-31T23:59:59", "number": "NaN",
             "file": (("x: " + "9" * 500 + "\n").encode() * 100, "x.yaml"), "text": "x" * 70_000}  # fmt: skip

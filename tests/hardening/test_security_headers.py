@@ -96,7 +96,8 @@ def test_pages_need_no_inline_script_or_style(app):
     inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\son[a-z]+\s*=|\sstyle\s*=", re.IGNORECASE)
     pdf_only = {"_pdf_base.html", "coa.html", "batch_record.html", "audit_trail.html", "_parts.html"}
     folders = {Path(app.root_path) / app.template_folder} | {
-        Path(bp.root_path) / bp.template_folder for bp in app.iter_blueprints() if bp.template_folder}
+        Path(bp.root_path) / bp.template_folder for bp in app.iter_blueprints() if bp.template_folder
+    }
     found = []
     for path in sorted(p for folder in folders for p in folder.rglob("*.html")):
         if path.parent.name == "documents" and path.name in pdf_only:
@@ -163,8 +164,12 @@ def test_failed_logins_do_not_tell_which_usernames_exist(client, db, make_user, 
     original = PasswordHasher.verify
     monkeypatch.setattr(PasswordHasher, "verify", lambda self, h, p: verified.append(1) or original(self, h, p))
     answers = {}
-    for case, username, password in (("unknown", "no.such.user", PASSWORD), ("wrong", wrong.username, "wrong-pw-123"),
-                                     ("inactive", inactive.username, PASSWORD), ("locked", locked.username, PASSWORD)):
+    for case, username, password in (
+        ("unknown", "no.such.user", PASSWORD),
+        ("wrong", wrong.username, "wrong-pw-123"),
+        ("inactive", inactive.username, PASSWORD),
+        ("locked", locked.username, PASSWORD),
+    ):
         verified.clear()
         response = log_in(client, username, password)
         answers[case] = (response.status_code, text(response).replace(username, "USERNAME"), len(verified))
@@ -277,4 +282,3 @@ def test_production_takes_secrets_from_the_environment_and_sets_hsts_and_secure_
 def test_production_refuses_to_start_without_a_secret_or_on_sqlite(tmp_path, env, why):
     started = _production(tmp_path, **env)
     assert why in started.get("refused", ""), started
-

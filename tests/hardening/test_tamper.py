@@ -13,7 +13,7 @@ import hashlib
 
 import pytest
 
-from tests.hardening.conftest import Golden, Site, released_lot_site
+from tests.hardening.conftest import Golden, Site, cheap_documents, released_lot_site
 
 pytestmark = pytest.mark.req("URS-AUD-006", "URS-AUD-007")
 
@@ -115,3 +115,29 @@ def test_on_postgresql_every_edit_is_named_then_an_event_edit_breaks_the_chain(p
         assert f"BROKEN at audit event {event}: content does not match its hash" in _refused(site)
     finally:
         site.close()
+
+
+def test_a_refused_release_signature_is_not_taken_for_tampering(db, make_user):
+    """A wrong password at release is recorded against the disposition being created, which the
+    rollback removes: the replay must not report that never-stored record as deleted."""
+    from app.audit.integrity import check_all
+    from app.common.db import unit_of_work
+    from app.common.errors import RuleViolation
+    from app.extensions import db as _db
+    from app.release import services as release
+    from app.signatures.integrity import check_signatures
+    from app.signatures.services import Credentials
+    from tests.auth.helpers import events
+    from tests.qc.conftest import build_lab, creds
+
+    lab = build_lab(db, make_user)
+    lot = lab.lot()
+    lab.pass_qc(lot)
+    release.start_review(db, lab.qa1, lot)
+    release.sign_review(db, lab.qa1, lot, creds(lab.qa1))
+    db.commit()
+    with cheap_documents(), pytest.raises(RuleViolation, match="password is wrong"), unit_of_work(db):
+        release.release(db, lab.qa2, lot, Credentials("wrong-password-1", lab.qa2.username, True, True))
+    [refused] = events(db, "signature.refused")
+    assert refused.entity_type == "Disposition"
+    assert check_all(db.connection(), _db.Model) == [] and check_signatures(db.connection()) == []

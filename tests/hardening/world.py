@@ -41,6 +41,7 @@ ROLES = ("operator", "operator2", "supervisor", "qc_analyst", "qc_analyst2", "qa
 class World:
     users: dict[str, Any]  # key -> User (key: a role name, or operator2, qc_analyst2, qa2, target, ...)
     usernames: dict[str, str]
+    user_ids: dict[str, int]
     values: dict[str, dict[str, Any]]  # blueprint -> route argument -> real value
     forged: dict[str, dict[str, Any]]  # endpoint -> the arguments naming another lot's record
     step_inputs: dict[str, str] = field(default_factory=dict)  # batches.record form field -> valid value
@@ -142,7 +143,8 @@ def _build(session: Session) -> World:
         "qc_results.review": {"lot_id": lot_c.id, "result_id": result.id},
         "qc_results.retest": {"lot_id": lot_c.id, "result_id": result.id},
     }
-    return World(users=users, usernames={k: u.username for k, u in users.items()}, values=values, forged=forged,
+    return World(users=users, usernames={k: u.username for k, u in users.items()},
+                 user_ids={k: u.id for k, u in users.items()}, values=values, forged=forged,
                  step_inputs=step_inputs, definition_text=draft_text, spec_text=spec_text)  # fmt: skip
 
 
