@@ -46,6 +46,7 @@ def register(app: Flask) -> None:
     login_manager.user_loader(_load_user)
     app.before_request(_expire_idle_session)
     app.before_request(_enforce_access)
+    app.before_request(_refuse_nul_characters)
     app.before_request(_force_password_change)
     app.after_request(_finish_transaction)
     app.after_request(_security_headers)
@@ -116,6 +117,16 @@ def _deny() -> tuple[str, int]:
         db.session.commit()
     return render_template("errors/error.html", code=403,
                            message="Your roles do not allow this page or action."), 403  # fmt: skip
+
+
+def _refuse_nul_characters() -> tuple[str, int] | None:
+    """No text field holds a NUL character: PostgreSQL refuses to store one (a 500), and in a GMP
+    record it can only be garbage or an attack. Refused for every form and query argument."""
+    values = [v for _, given in (*request.args.lists(), *request.form.lists()) for v in given]
+    if any("\x00" in value for value in values):
+        message = "The request contains a NUL character, which no field accepts."
+        return render_template("errors/error.html", code=400, message=message), 400
+    return None
 
 
 def _force_password_change() -> Response | None:

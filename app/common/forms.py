@@ -10,7 +10,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, StopValidation, ValidationError
 
 #: The dates a form accepts where a date becomes a moment (the start of a site day, in UTC): far
 #: from the calendar's ends, so converting to UTC or adding a day never overflows (a 500).
@@ -37,6 +37,13 @@ def date_in_range(_form: Any, field: Any) -> None:
     """Validator of such date fields (empty passes: Optional/DataRequired decide about that)."""
     if field.data is not None and not FIRST_DATE <= field.data <= LAST_DATE:
         raise ValidationError(f"Enter a date from {FIRST_DATE:%Y-%m-%d} to {LAST_DATE:%Y-%m-%d}.")
+
+
+def finite_decimal(_form: Any, field: Any) -> None:
+    """Validator of a DecimalField, before any range check: NaN, sNaN and Infinity are no quantity
+    (NumberRange itself raises on a signalling NaN: a 500)."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Enter a number (not NaN or Infinity).")
 
 
 def label_of(value: str) -> str:

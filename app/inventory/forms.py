@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.common.forms import FilterForm, enum_choices, reason_field
+from app.common.forms import FilterForm, enum_choices, finite_decimal, reason_field
 from app.inventory.models import EquipmentStatus, MaterialStatus
 
 #: Attributes for fields filled by a barcode scanner or typed from a label.
@@ -31,7 +31,8 @@ class ReceiveMaterialLotForm(FlaskForm):
     supplier_lot = _text("Supplier lot number", 80)
     expiry_date = DateField("Expiry date (last day of use)", validators=[DataRequired()])
     unit = _text("Unit", 20, description="The unit the stock is counted in, e.g. mL, µL, vial.")
-    quantity = DecimalField("Quantity received", places=None, validators=[Optional(), NumberRange(min=0)],
+    quantity = DecimalField("Quantity received", places=None,
+                            validators=[Optional(), finite_decimal, NumberRange(min=0)],
                             description="Leave empty when the stock of this material is not tracked.")  # fmt: skip
 
 

@@ -366,8 +366,9 @@ def _fields_strategy(fuzz: Fuzz, baseline: dict[str, Any]) -> st.SearchStrategy[
 
 
 def _extremes(baseline: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fixed examples per route: every field at once at its low, its high extreme, blank; and each
-    typed field (date, time, number) alone at both extremes, the others as a user sends them."""
+    """Fixed examples per route: every field at once at its low, its high extreme, blank; every
+    text field with a NUL character; and each typed field (date, time, number) alone at both
+    extremes, the others as a user sends them."""
     low = {"date": "0001-01-01", "datetime": "0001-01-01T00:00:00", "number": "-1e999999",
            "file": (b"a: 2026-02-30\n", "x.yaml"),
            "text": "<script>x</script>"}  # fmt: skip
@@ -376,6 +377,7 @@ def _extremes(baseline: dict[str, Any]) -> list[dict[str, Any]]:
     kinds = {name: _kind(name, value) for name, value in baseline.items()}
     examples = [{name: extreme[kinds[name]] for name in baseline} for extreme in (low, high)]
     examples.append({name: (b" ", "x.yaml") if kinds[name] == "file" else " " for name in baseline})  # all blank
+    examples.append({name: "a\x00b" if kinds[name] == "text" else value for name, value in baseline.items()})
     for name, kind in kinds.items():
         if kind in ("date", "datetime", "number"):
             examples += [{**baseline, name: extreme[kind]} for extreme in (low, high)]
