@@ -76,7 +76,7 @@ def verify(page, server: dict, code: str) -> None:
     page.get_by_role("link", name=code, exact=True).click()
     sign(page.locator("form", has=page.get_by_role("button", name="Sign: verified")), "op.oscar", "Sign: verified")
     page.wait_for_load_state()
-    assert page.get_by_text(f"Step {code} verified.").is_visible()
+    page.get_by_text(f"Step {code} verified.").first.wait_for(state="visible", timeout=60_000)
 
 
 @pytest.mark.req("URS-EXE-014", "URS-REL-006", "URS-DOC-008")
@@ -107,7 +107,7 @@ def test_lot_from_floor_to_auditor(browser, server):
     olivia.locator("[name=in_chamber_temperature__comment]").fill("Freezer door opened twice during loading.")
     sign(form, "op.olivia", "Save and sign: performed")
     olivia.wait_for_url(re.compile(f"/lots/{server['lot_id']}"))
-    assert olivia.get_by_text("Step UP7.OP1.S1 signed as performed.").is_visible()
+    olivia.get_by_text("Step UP7.OP1.S1 signed as performed.").first.wait_for(state="visible", timeout=60_000)
     deviations = olivia.locator("main").get_by_text(re.compile(r"DEV-\d{4}-\d+"))
     assert deviations.count() >= 1, "the action-limit deviation is not shown on the lot page"
     shot(olivia, "lot-deviation-open")
@@ -179,7 +179,7 @@ def test_lot_from_floor_to_auditor(browser, server):
     alex.get_by_role("button", name="Record investigation").click()
     close_form = alex.locator("form", has=alex.get_by_role("button", name="Sign and close"))
     sign(close_form, "qa.alex", "Sign and close")
-    assert alex.get_by_text(re.compile(r"closed and signed")).is_visible()
+    alex.get_by_text(re.compile(r"closed and signed")).first.wait_for(state="visible", timeout=60_000)
     shot(alex, "deviation-closed")
     alex.goto(f"/release/lots/{server['lot_id']}")
     review_form = alex.locator("form", has=alex.get_by_role("button", name="Sign: reviewed"))
