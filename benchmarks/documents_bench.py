@@ -196,12 +196,12 @@ def run(size: str) -> dict[str, Any]:
                             attachments=[Attachment(string=j, name="d.json")],
                         )
 
-                    phases = {  # each phase alone, warm (twice: enough to split the total above)
-                        "data": timed(lambda b=build, k=kind: b(session, lot, generate.new_stamp(k, qa)), 2, 0)[0],
-                        "html": timed(lambda t=template, d=data: html_for(t, d), 2, 0)[0],
+                    phases = {  # each phase alone, warm, as often as the total
+                        "data": timed(lambda b=build, k=kind: b(session, lot, generate.new_stamp(k, qa)), repeat, 1)[0],
+                        "html": timed(lambda t=template, d=data: html_for(t, d), repeat, 1)[0],
                     }
-                    phases["weasyprint_pdfa"], unsigned = timed(pdf, 2, 0)
-                    phases["pades_sign"] = timed(lambda c=unsigned: sign_if_configured(c, "bench"), 2, 0)[0]
+                    phases["weasyprint_pdfa"], unsigned = timed(pdf, repeat, 1)
+                    phases["pades_sign"] = timed(lambda c=unsigned: sign_if_configured(c, "bench"), repeat, 1)[0]
                     result[name] = {
                         "total": latency_stats(total),
                         "bytes": len(content),

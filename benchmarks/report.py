@@ -220,7 +220,8 @@ def _targets(s: dict[str, Any]) -> list[str]:
                 f"{PAGE_NAMES[page]}, p95 at {last_key}",
                 _ms(p95),
                 "—",
-                f"growth {_fmt(_get(scale, 'growth', page), '×')}",
+                f"growth p50 {_fmt(_get(scale, 'growth_p50', page), '×')}, "
+                f"p95 {_fmt(_get(scale, 'growth', page), '×')}",
                 "< 200 ms, flat growth",
                 _cmp(p95, "<", 200),
             )
@@ -392,7 +393,7 @@ def _scale_section(scale: dict[str, Any]) -> list[str]:
         "",
         "Pages, one lot each (lots spread over the whole range; in-process requests as a QA user, HTML rendered):",
         "",
-        "| Page | " + " | ".join(f"{k} p50 / p95" for k in keys) + " | growth of p95 | SQL statements |",
+        "| Page | " + " | ".join(f"{k} p50 / p95" for k in keys) + " | growth p50 / p95 | SQL statements |",
         "|---|" + "---|" * len(keys) + "---|---|",
     ]
     for page in PAGES:
@@ -403,7 +404,9 @@ def _scale_section(scale: dict[str, Any]) -> list[str]:
         ]
         stmts = _get(scale, "scales", keys[-1], "plans", page, "statements")
         out.append(
-            f"| {PAGE_NAMES[page]} | " + " | ".join(cells) + f" | {_fmt(_get(scale, 'growth', page), '×')} | {stmts} |"
+            f"| {PAGE_NAMES[page]} | "
+            + " | ".join(cells)
+            + f" | {_fmt(_get(scale, 'growth_p50', page), '×')} / {_fmt(_get(scale, 'growth', page), '×')} | {stmts} |"
         )
     out += ["", f"### Query plans at {keys[-1]} (EXPLAIN (ANALYZE, BUFFERS) of every SELECT each page ran)", ""]
     for page in PAGES:
@@ -463,6 +466,27 @@ def _fixes_section(s: dict[str, Any], before: dict[str, Any] | None) -> list[str
             )
             + " | |"
         )
+    same = before.get("same_load")
+    if same:
+        out += [
+            "",
+            "Before and after above ran at different machine load (see the load averages), so their times are "
+            f"not comparable one to one; statements and SQL time are. Same load: {same['note']}",
+            "",
+            "| Page (10x) | A: before | B: signatures fixed | C: all fixes | statements A → B → C | SQL ms A → B → C |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in same["rows"]:
+            cells = [row.get(k) or {} for k in ("A", "B", "C")]
+            out.append(
+                f"| {PAGE_NAMES[row['page']]} | "
+                + " | ".join(f"{_fmt(c.get('p50_ms'))} / {_ms(c.get('p95_ms'))}" if c else "—" for c in cells)
+                + " | "
+                + " → ".join(_fmt(c.get("statements")) for c in cells)
+                + " | "
+                + " → ".join(_fmt(c.get("sql_ms")) for c in cells)
+                + " |"
+            )
     return [*out, ""]
 
 
@@ -474,14 +498,21 @@ def write_summary(results: dict[str, Any], path: Path) -> None:
     lines = [
         "# Benchmark results (issue #10)",
         "",
-        f"Generated {results['generated_at']} by `make bench` (size `{results['size']}`, "
+        f"Generated {results['generated_at']} by `python -m benchmarks` (size `{results['size']}`, "
         f"commit {results['git']['commit']} "
-        f"with {results['git']['dirty_files']} uncommitted files) in {_fmt(results.get('total_seconds'), ' s')}. "
-        f"Raw numbers: [latest.json](latest.json); how each is measured: [benchmarks/README.md](../README.md).",
+        f"with {results['git']['dirty_files']} uncommitted files). Time per scenario: "
+        + ", ".join(
+            f"{name} {_fmt(sc.get('seconds'), ' s')} "
+            f"(load average after {_fmt((sc.get('load_avg_after') or [None])[0])})"
+            for name, sc in s.items()
+        )
+        + ". Raw numbers: [latest.json](latest.json); how each is measured: [benchmarks/README.md](../README.md).",
         "",
         f"Machine: {m['cpus']} cores, {m['mem_total_gib']} GiB ({m['mem_available_gib']} GiB available), "
         f"PostgreSQL {m.get('postgresql')} (shared_buffers {m.get('pg_shared_buffers')}), Python {m['python']}, "
-        f"libharfbuzz-subset: {m.get('libharfbuzz_subset') or 'missing'}. Load average before {m['load_avg']}, after "
+        f"libharfbuzz-subset: {m.get('libharfbuzz_subset') or 'missing'}. CPU calibration (fixed workload) "
+        f"{_ms(m.get('cpu_calibration_ms'))} before, {_ms(m2.get('cpu_calibration_ms'))} after. "
+        f"Load average before {m['load_avg']}, after "
         f"{m2.get('load_avg')}: other work shared the 2 cores during the run, so absolute times are pessimistic; "
         "every floor was measured in the same run, under the same load.",
         "",

@@ -44,7 +44,7 @@ CREWS = 10
 TEMPLATE = "XS411-DA-NPC"
 BIG_TABLES = ("audit_events", "entries", "step_records", "signatures", "lots")
 PAGES = ("lot_search", "lot_view", "review_by_exception", "audit_trail_filter", "lot_search_first_page")
-REQUESTS_PER_PAGE = 30
+REQUESTS_PER_PAGE = 60
 VERIFY_TIMEOUT = 1500
 #: The whole `flask audit verify` (chain + replay of every record + signatures) runs at scales up
 #: to this many events; above it only the chain part (verify_chain, same code) unless
@@ -270,12 +270,18 @@ def cli_verify(url: str) -> dict[str, Any]:
 
 
 def measure_verify(url: str, full_cli: bool = True) -> dict[str, Any]:
+    """The floor before and after verify_chain (the faster one counts: the first reader of a freshly
+    loaded database also pays for PostgreSQL writing it back), then the whole command."""
     log("verify: floor")
-    floor = _probe("floor", url)
+    floors = [_probe("floor", url)]
     log("verify: verify_chain")
     chain = _probe("chain", url)
+    log("verify: floor again")
+    floors.append(_probe("floor", url))
+    floor = min((f for f in floors if "seconds" in f), key=lambda f: f["seconds"], default=floors[0])
     result = {
         "floor": floor,
+        "floor_runs_events_per_s": [f.get("events_per_s") for f in floors],
         "chain": chain,
         "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s")),
     }
@@ -337,6 +343,7 @@ def run(size: str, keep: bool = False) -> dict[str, Any]:
             db.engine.dispose()
     first, last = (result["scales"][f"{f:g}x"] for f in FACTORS[size])
     result["growth"] = {p: ratio(last["pages"][p].get("p95_ms"), first["pages"][p].get("p95_ms")) for p in PAGES}
+    result["growth_p50"] = {p: ratio(last["pages"][p].get("p50_ms"), first["pages"][p].get("p50_ms")) for p in PAGES}
     return result
 
 
