@@ -142,21 +142,8 @@ def sqlite_floor(path: str) -> dict[str, Any]:
     import sqlite3
     from datetime import datetime
 
+    from app.audit.chain import HASHED_FIELDS as names  # the exact fields the chain hashes
     from app.common.timeutil import format_utc
-
-    names = (
-        "id",
-        "occurred_at",
-        "actor_id",
-        "actor_name",
-        "action",
-        "entity_type",
-        "entity_id",
-        "lot_id",
-        "changes",
-        "reason",
-        "details",
-    )
     dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     start = time.perf_counter()
     prev, count, ok = "0" * 64, 0, True

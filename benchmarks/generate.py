@@ -101,21 +101,7 @@ COLUMNS = {
         "comment",
         "policy_version",
     ),
-    "audit_events": (
-        "id",
-        "occurred_at",
-        "actor_id",
-        "actor_name",
-        "action",
-        "entity_type",
-        "entity_id",
-        "lot_id",
-        "changes",
-        "reason",
-        "details",
-        "prev_hash",
-        "hash",
-    ),
+    "audit_events": (*HASHED_FIELDS, "prev_hash", "hash"),
 }
 FLUSH_EVENTS = 60_000
 #: canonical_json's exact output for what is generated here (str, int, None, lists, dicts; no floats

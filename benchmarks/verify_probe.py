@@ -52,19 +52,7 @@ def floor(url: str) -> dict[str, Any]:
     baseline = _peak_mib()
     start = time.perf_counter()
     prev, count, ok = "0" * 64, 0, True
-    names = (
-        "id",
-        "occurred_at",
-        "actor_id",
-        "actor_name",
-        "action",
-        "entity_type",
-        "entity_id",
-        "lot_id",
-        "changes",
-        "reason",
-        "details",
-    )
+    from app.audit.chain import HASHED_FIELDS as names  # the exact fields the chain hashes
     dumps, sha256 = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode, hashlib.sha256
     with psycopg.connect(dsn) as connection, connection.cursor(name="verify_floor") as cursor:
         cursor.itersize = 5000

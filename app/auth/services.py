@@ -127,6 +127,13 @@ def change_password(
         user.session_token = new_session_token()
 
 
+def logout(session: Session, user: User) -> None:
+    """End the session for good: a new session token makes any copy of the cookie (a shared
+    workstation, a stolen cookie) useless. It also ends the user's other open sessions."""
+    with audit.action(session, "auth.logout", Actor.of(user)):
+        user.session_token = new_session_token()
+
+
 def _normalized_roles(roles: list[str] | set[str]) -> str:
     role_set = {r.strip() for r in roles if r.strip()}
     problems = R.role_problems(role_set)

@@ -6,8 +6,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from app.audit import capture as audit
-from app.audit.capture import Actor
 from app.auth import services
 from app.auth.forms import (
     ChangePasswordForm,
@@ -17,7 +15,6 @@ from app.auth.forms import (
     RolesForm,
     UserCreateForm,
 )
-from app.auth.models import new_session_token
 from app.auth.permissions import authenticated, public, roles
 from app.auth.policy import AccountPolicy
 from app.auth.roles import ADMIN
@@ -58,12 +55,7 @@ def login() -> Response | tuple[str, int] | str:
 @bp.route("/logout", methods=["POST"])
 @authenticated
 def logout() -> Response:
-    # A new session token ends this session for good: a copy of the cookie (a shared workstation,
-    # a stolen cookie) no longer logs anyone in. It also ends the user's other open sessions.
-    user = current_user._get_current_object()
-    with audit.action(db.session, "auth.logout", Actor.of(user)):
-        user.session_token = new_session_token()
-    db.session.commit()
+    services.logout(db.session, current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -80,7 +72,6 @@ def change_password() -> Response | tuple[str, int] | str:
                        form.new.data, form.confirm.data, client_ip(), AccountPolicy.current())  # fmt: skip
     if error:
         return render_template("auth/change_password.html", form=form, error=error), error.status
-    db.session.commit()
     # The session token rotated with the password. Pass the User itself: handing Flask-Login
     # the current_user proxy stores the proxy in g, which then resolves to itself forever.
     login_user(current_user._get_current_object())

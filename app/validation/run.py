@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -28,7 +30,7 @@ def run_suite(engine: str, out_dir: Path, database_url: str | None, extra: list[
     if database_url:
         env["CELLBATCH_TEST_DATABASE_URL"] = database_url
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--trace-json={trace}", *extra]
-    print(f"== {engine}: {' '.join(command[1:])}", flush=True)
+    click.echo(f"== {engine}: {' '.join(command[1:])}")
     with (out_dir / f"pytest-{engine}.log").open("w", encoding="utf-8") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: S603
                                    text=True)  # fmt: skip
@@ -37,7 +39,7 @@ def run_suite(engine: str, out_dir: Path, database_url: str | None, extra: list[
             sys.stdout.write(line)
             log.write(line)
         process.wait()
-    print(f"== {engine}: pytest exit status {process.returncode}", flush=True)
+    click.echo(f"== {engine}: pytest exit status {process.returncode}")
     return trace
 
 
