@@ -84,11 +84,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_hooks() -> None:
     """Cross-module hooks, in one place: documents are rendered when QA disposes of a lot."""
-    from app.documents.services import render_lot_documents
+    from app.documents.services import after_disposition
     from app.release.services import DISPOSITION_HOOKS
 
-    if render_lot_documents not in DISPOSITION_HOOKS:
-        DISPOSITION_HOOKS.append(render_lot_documents)
+    if after_disposition not in DISPOSITION_HOOKS:
+        DISPOSITION_HOOKS.append(after_disposition)
 
 
 def _register_converters(app: Flask) -> None:

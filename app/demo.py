@@ -21,6 +21,7 @@ from app.auth.services import find_user
 from app.batches.models import Lot
 from app.batches.services import StepInput, available_steps, start_lot
 from app.batches.simulate import Autopilot
+from app.common.db import commit
 from app.common.timeutil import site_today, utcnow
 from app.mbr.models import TemplateVersion
 from app.mbr.services import effective_version
@@ -123,7 +124,7 @@ def seed_lots(session: Session, password: str, clock: Callable[[datetime], None]
     release.sign_review(session, qa, released.lot, _creds(qa, password))
     release.release(session, qa, released.lot, _creds(qa, password),
                     "All results within specification; batch record reviewed by exception.")  # fmt: skip
-    session.commit()
+    commit(session)  # and render the lot's documents, as the release request does
     # The third lot started a week ago and is where the floor is now.
     running = DemoLot("in progress", "XS228-MN-NPC", end - timedelta(days=7) - utcnow(), stop_at=end)
     _run(session, pilot, [running], people, clock)

@@ -16,7 +16,7 @@ from app.audit.capture import Actor
 from app.auth.models import User
 from app.auth.permissions import access_of, allows, can
 from app.auth.roles import ADMIN, AUDITOR, OPERATOR, QA, QC_ANALYST, SUPERVISOR
-from app.common.db import finish_refusal
+from app.common.db import commit, finish_refusal
 from app.common.errors import RuleViolation
 from app.common.timeutil import format_site, utcnow
 from app.extensions import db, login_manager
@@ -142,7 +142,7 @@ def _force_password_change() -> Response | None:
 def _finish_transaction(response: Response) -> Response:
     """The one commit point of a request: commit success, roll back anything else."""
     if response.status_code < 400:
-        db.session.commit()
+        commit(db.session)
     else:
         db.session.rollback()
     return response

@@ -132,6 +132,8 @@ class IsolatedClient(FlaskClient):
     """Each request gets a fresh app context, as in production (no leaking `g` or session)."""
 
     def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # Buffered: a streamed body (downloads) is read inside this request's context, as a server would.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect, select
@@ -54,12 +54,45 @@ def finish_refusal(session: Session, exc: RuleViolation) -> None:
         raise
 
 
+#: session.info key of the work queued by `after_commit`.
+_AFTER_COMMIT = "cellbatch.after_commit"
+
+
+def after_commit(session: Session, work: Callable[[Session], None]) -> None:
+    """Run `work(session)` once the current transaction has committed; never if it rolls back.
+
+    For slow consequences of a committed decision (rendering a lot's documents) that must not
+    run inside it: that transaction holds the audit chain's lock, and every audit write on the
+    site would wait for it. `work` opens its own transactions and must be safe to run again
+    later (after a crash it has to be done by hand; see `flask documents render-pending`).
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_commit(session: Session, previous_transaction) -> None:  # type: ignore[no-untyped-def]
+    if not previous_transaction.nested:  # a savepoint's rollback leaves the outer work queued
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def commit(session: Session) -> None:
+    """Commit, then run what the transaction queued with `after_commit`, in order. A failure of
+    that work is logged and does not undo the commit: the work stays visibly undone."""
+    session.commit()
+    for work in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            work(session)
+        except Exception:
+            session.rollback()
+            log.exception("work queued after a commit failed and is left undone: %r", work)
+
+
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit everything done inside, or nothing (CLI and tests; requests use the wrapper)."""
     try:
         yield session
-        session.commit()
+        commit(session)
     except RuleViolation as exc:
         session.rollback()
         finish_refusal(session, exc)

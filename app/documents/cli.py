@@ -1,4 +1,4 @@
-"""flask documents dev-key | check FILE."""
+"""flask documents render-pending | dev-key | check FILE."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.audit.capture import Actor
+from app.documents.services import lots_with_pending
+from app.documents.services import render_pending as render_pending_of
 from app.documents.services.pdfa import pdfa_problems
 from app.documents.services.signing import make_dev_key
+from app.extensions import db
 from config import DEV_SIGNING_DIR
 
-documents_cli = AppGroup("documents", help="Rendered documents: development signing key, PDF/A checks.")
+documents_cli = AppGroup("documents", help="Rendered documents: pending renderings, signing key, PDF/A checks.")
 
 
 def ensure_dev_key(force: bool = False) -> tuple[Path, Path, bool]:
@@ -30,6 +34,17 @@ def dev_key(force: bool) -> None:
     """Create a self-signed development key and certificate for PAdES signatures (not production)."""
     key, cert, created = ensure_dev_key(force)
     click.echo(f"{'Created' if created else 'Kept'} development signing key {key} and certificate {cert}.")
+
+
+@documents_cli.command("render-pending")
+def render_pending() -> None:
+    """Render the disposition documents of every lot whose rendering after QA's decision failed."""
+    actor = Actor.system("flask documents render-pending")
+    lot_ids = lots_with_pending(db.session)
+    for lot_id in lot_ids:
+        stored = render_pending_of(db.session, lot_id, actor)
+        click.echo(f"Lot id {lot_id}: stored {', '.join(d.filename for d in stored) or 'nothing (already rendered)'}.")
+    click.echo(f"{len(lot_ids)} lot(s) had pending documents.")
 
 
 @documents_cli.command("check")

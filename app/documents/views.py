@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 
 from app.auth.permissions import public, roles
@@ -44,15 +54,30 @@ def lot_documents(lot_id: int) -> str:
     lot = get_lot(db.session, lot_id)
     return render_template("documents/lot.html", lot=lot, documents=services.lot_documents(db.session, lot.id),
                            successors=services.successors(db.session, lot.id), export_form=ExportForm(),
-                           regenerate_form=RegenerateForm(), regenerable=services.DISPOSITION_KINDS)  # fmt: skip
+                           regenerate_form=RegenerateForm(), regenerable=services.DISPOSITION_KINDS,
+                           pending=services.pending_kinds(db.session, lot))  # fmt: skip
+
+
+@bp.route("/documents/lots/<int:lot_id>/render-pending", methods=["POST"])
+@roles(QA)
+def render_pending(lot_id: int) -> Response:
+    """Render the disposition documents still missing (the rendering runs after this commits)."""
+    if not ExportForm().validate_on_submit():
+        raise RuleViolation("The form expired; reload the page.", status=400)
+    _, error = attempt(services.request_pending, db.session, current_user, get_lot(db.session, lot_id))
+    flash(error.message if error else "The pending documents were rendered; the list below shows what is stored.",
+          "error" if error else "success")  # fmt: skip
+    return redirect(url_for("documents.lot_documents", lot_id=lot_id))
 
 
 def _send(document: Document) -> Response:
-    """The stored bytes, exactly; the download is recorded in the request's transaction."""
+    """The stored bytes, exactly, streamed after the request's transaction (which records the
+    download) has committed: the time to the first byte does not grow with the file."""
     services.record_download(db.session, current_user, document)
     headers = {"Content-Disposition": f'attachment; filename="{document.filename}"',
-               "X-Content-SHA256": document.sha256}  # fmt: skip
-    response = Response(document.content, mimetype=document.mime, headers=headers)
+               "X-Content-SHA256": document.sha256, "Content-Length": str(document.size)}  # fmt: skip
+    body = stream_with_context(services.content_chunks(db.session, document))
+    response = Response(body, mimetype=document.mime, headers=headers)
     response.set_etag(document.sha256)
     return response
 
@@ -60,7 +85,7 @@ def _send(document: Document) -> Response:
 @bp.route("/documents/<int:document_id>/download")
 @roles(*READERS)
 def download(document_id: int) -> Response:
-    return _send(services.get_document(db.session, document_id, with_content=True))
+    return _send(services.get_document(db.session, document_id))
 
 
 @bp.route("/documents/lots/<int:lot_id>/audit-trail.<any(pdf, csv):fmt>", methods=["POST"])
@@ -69,7 +94,7 @@ def export_trail(lot_id: int, fmt: str) -> Response:
     if not ExportForm().validate_on_submit():
         raise RuleViolation("The form expired; reload the page.", status=400)
     document = services.export_audit_trail(db.session, current_user, get_lot(db.session, lot_id), fmt)
-    return _send(services.get_document(db.session, document.id, with_content=True))
+    return _send(document)
 
 
 @bp.route("/documents/<int:document_id>/regenerate", methods=["POST"])

@@ -36,8 +36,9 @@ from app.release.report import exceptions as _exceptions
 from app.signatures.services import Credentials, sign
 
 _DISPOSITION_CONSTRAINTS = ("uq_dispositions_lot_id", "dispositions.lot_id")
-#: Called after a disposition is recorded and signed, in the same transaction (a failure rolls
-#: the decision back). Release never imports its dependants: create_app appends them here.
+#: Called after a disposition is recorded and signed, in its transaction; slow work is queued to
+#: run after the commit (`app.common.db.after_commit`): rendering the documents holds no lock of
+#: the decision. Release never imports its dependants: create_app appends them here.
 DISPOSITION_HOOKS: list[Callable[[Session, Lot, User], None]] = []
 
 
@@ -151,6 +152,6 @@ def _decide(
             sign(session, qa, disposition, decision.value, credentials, disposition.comment)
             lot.status = LotStatus(decision.value)
             lot.dispositioned_at = now
-    for hook in DISPOSITION_HOOKS:  # e.g. app.documents renders the CoA and batch record
+    for hook in DISPOSITION_HOOKS:  # e.g. app.documents queues the CoA and batch record
         hook(session, lot, qa)
     return disposition

@@ -2,7 +2,7 @@
 
 `build_dispositioned_lot` runs a whole template with the autopilot, corrects one value with a
 reason, raises and closes a deviation, enters and reviews every required QC result, then QA
-reviews and releases (or rejects) it: the disposition hook renders the documents.
+reviews and releases (or rejects) it: the documents are rendered once the decision committed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pypdf import PdfReader
 from app.batches import services as batches
 from app.batches.services import StepInput
 from app.batches.simulate import Autopilot
+from app.common.db import commit
 from app.common.timeutil import utcnow
 from app.deviations import services as deviations
 from app.documents.models import Document, DocumentKind
@@ -130,7 +131,7 @@ def build_dispositioned_lot(
             release.release(db, qa, lot, creds(qa), "All records reviewed.")
         else:
             release.reject(db, qa, lot, creds(qa), "Viability trend outside the validated range.")
-        db.commit()
+        commit(db)  # as the request does: the decision, then its documents rendered after the commit
     docs = {d.kind: d for d in db.query(Document).filter_by(lot_id=lot.id)}
     return Released(lot, people, docs, corrected)
 

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from app.audit.capture import Actor
 from app.audit.models import AuditEvent
 from app.batches.models import Lot, LotStatus
 from app.common.canonical import sha256_hex
 from app.common.errors import RuleViolation
 from app.documents import services
 from app.documents.models import Document, DocumentKind
-from app.documents.services import generate
-from app.release import services as release
+from app.documents.services import generate, store
 from app.release.models import Disposition
 from tests.documents.conftest import build_dispositioned_lot, pdf_text
 
@@ -40,6 +40,18 @@ def test_downloading_twice_gives_identical_bytes_and_two_events(db, released, ma
     downloads = _events(db, "document.downloaded", coa)
     assert len(downloads) == 2 and all(json.loads(e.details)["sha256"] == coa.sha256 for e in downloads)
     assert {e.lot_id for e in downloads} == {released.lot.id}
+
+
+@pytest.mark.req("URS-DOC-001", "URS-DOC-008")
+def test_a_download_streams_the_stored_bytes_piece_by_piece(db, released, make_user, login, monkeypatch):
+    monkeypatch.setattr(store, "DOWNLOAD_CHUNK", 4096)  # many pieces, and a short last one
+    record = released.documents[DocumentKind.BATCH_RECORD]
+    assert record.size % 4096 and record.size > 3 * 4096
+    response = login(make_user("auditor")).get(f"/documents/{record.id}/download")
+    assert response.status_code == 200
+    assert [len(piece) for piece in store.content_chunks(db, record)][-2:] == [4096, record.size % 4096]
+    assert response.data == record.content and sha256_hex(response.data) == response.headers["X-Content-SHA256"]
+    assert int(response.headers["Content-Length"]) == record.size
 
 
 @pytest.mark.req("URS-DOC-007")
@@ -98,27 +110,79 @@ def test_qa_regenerates_with_a_reason_and_never_overwrites(db, released, make_us
         services.regenerate(db, make_user("auditor"), new, "not QA")
 
 
-@pytest.mark.req("URS-REL-005")
 @pytest.mark.req("URS-REL-005", "URS-DAT-002")
-def test_a_rendering_failure_rolls_the_decision_back(db, make_user, monkeypatch):
-    released_lots, original = [], release.release
-
-    def remembering(session, qa, lot, credentials, comment=None):  # type: ignore[no-untyped-def]
-        released_lots.append(lot.id)
-        return original(session, qa, lot, credentials, comment)
+def test_a_rendering_failure_keeps_the_decision_and_leaves_the_documents_pending(db, make_user, monkeypatch):
+    original = generate.render_pdf
 
     def broken(template, data):  # type: ignore[no-untyped-def]
         raise RuntimeError("renderer unavailable")
 
-    monkeypatch.setattr(release, "release", remembering)
     monkeypatch.setattr(generate, "render_pdf", broken)
-    with pytest.raises(RuntimeError, match="renderer unavailable"):
-        build_dispositioned_lot(db, make_user)
-    db.rollback()
-    [lot_id] = released_lots
-    assert db.scalar(select(Disposition).where(Disposition.lot_id == lot_id)) is None
-    assert db.scalars(select(Document).where(Document.lot_id == lot_id)).all() == []
-    assert db.get(Lot, lot_id).status == LotStatus.UNDER_REVIEW
+    done = build_dispositioned_lot(db, make_user)
+    lot = db.get(Lot, done.lot.id)
+    assert lot.status == LotStatus.RELEASED
+    assert db.scalar(select(Disposition.decision).where(Disposition.lot_id == lot.id)) == "released"
+    assert done.documents == {}
+    assert services.pending_kinds(db, lot) == list(services.DISPOSITION_KINDS)
+    assert lot.id in services.lots_with_pending(db)
+
+    monkeypatch.setattr(generate, "render_pdf", original)
+    stored = services.render_pending(db, lot.id, Actor.system("tests"))
+    assert sorted(d.kind for d in stored) == sorted(services.DISPOSITION_KINDS)
+    assert services.pending_kinds(db, lot) == [] and lot.id not in services.lots_with_pending(db)
+    assert services.render_pending(db, lot.id, Actor.system("tests")) == []  # never twice
+    generated = db.scalars(select(AuditEvent).where(AuditEvent.action == "document.generated",
+                                                    AuditEvent.lot_id == lot.id)).all()  # fmt: skip
+    assert len(generated) == 3 and {e.actor_name for e in generated} == {"system: tests"}
+
+
+@pytest.mark.req("URS-REL-005")
+def test_the_documents_render_after_the_decision_committed_outside_its_transaction(db, make_user, monkeypatch):
+    seen = []
+    original = generate.render_pdf
+
+    def spy(template, data):  # type: ignore[no-untyped-def]
+        # The decision is already committed (a savepoint here) and no transaction is open.
+        seen.append((db().in_transaction(), db.scalar(select(Disposition.decision))))
+        db.rollback()  # end the read this spy made, so the next rendering is checked alike
+        return original(template, data)
+
+    monkeypatch.setattr(generate, "render_pdf", spy)
+    done = build_dispositioned_lot(db, make_user)
+    assert seen == [(False, "released")] * 3
+    assert set(done.documents) == set(services.DISPOSITION_KINDS)
+
+
+@pytest.mark.req("URS-REL-005")
+def test_qa_renders_pending_documents_from_the_documents_page(db, make_user, login, monkeypatch):
+    original = generate.render_pdf
+    monkeypatch.setattr(generate, "render_pdf", lambda template, data: (_ for _ in ()).throw(OSError("no fonts")))
+    done = build_dispositioned_lot(db, make_user)
+    page = f"/documents/lots/{done.lot.id}"
+    client = login(done.people["qa"])
+    body = client.get(page).get_data(as_text=True)
+    assert "Disposition documents pending" in body and "Certificate of analysis" in body
+    assert "Render them now" in body
+    monkeypatch.setattr(generate, "render_pdf", original)
+    response = client.post(f"{page}/render-pending", follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Disposition documents pending" not in body
+    assert body.count("Download") >= 3
+    assert services.pending_kinds(db, db.get(Lot, done.lot.id)) == []
+    again = client.post(f"{page}/render-pending", follow_redirects=True).get_data(as_text=True)
+    assert "has no disposition document waiting to be rendered" in again
+
+
+@pytest.mark.req("URS-REL-005")
+def test_flask_documents_render_pending_renders_what_failed(app, db, make_user, monkeypatch):
+    original = generate.render_pdf
+    monkeypatch.setattr(generate, "render_pdf", lambda template, data: (_ for _ in ()).throw(OSError("no fonts")))
+    done = build_dispositioned_lot(db, make_user)
+    monkeypatch.setattr(generate, "render_pdf", original)
+    result = app.test_cli_runner().invoke(args=["documents", "render-pending"])
+    assert result.exit_code == 0, result.output
+    assert "1 lot(s) had pending documents." in result.output and done.lot.lot_number in result.output
+    assert services.pending_kinds(db, db.get(Lot, done.lot.id)) == []
 
 
 @pytest.mark.req("URS-DOC-001")

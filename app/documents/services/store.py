@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterator
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.audit import capture as audit
@@ -30,7 +32,7 @@ def filename_for(lot: Lot, stamp: Stamp) -> str:
 
 
 def store(
-    session: Session, user: User, stamp: Stamp, lot: Lot, content: bytes, *, mime: str = PDF_MIME,
+    session: Session, actor: Actor, stamp: Stamp, lot: Lot, content: bytes, *, mime: str = PDF_MIME,
     signed: bool = False, supersedes: Document | None = None,
 ) -> Document:  # fmt: skip
     """Register the bytes once; identical bytes already stored are that same document."""
@@ -40,11 +42,11 @@ def store(
         return existing
     document = Document(
         public_id=stamp.public_id, lot_id=lot.id, kind=stamp.kind, filename=filename_for(lot, stamp), mime=mime,
-        sha256=digest, size=len(content), content=content, created_at=stamp.generated_at, created_by_id=user.id,
+        sha256=digest, size=len(content), content=content, created_at=stamp.generated_at, created_by_id=actor.id,
         created_by_name=stamp.generated_by, reason=stamp.reason, pades_signed=signed,
         supersedes_id=supersedes.id if supersedes else None,
     )  # fmt: skip
-    with audit.action(session, "document.generated", Actor.of(user), kind=stamp.kind.value, sha256=digest):
+    with audit.action(session, "document.generated", actor, kind=stamp.kind.value, sha256=digest):
         session.add(document)
     return document
 
@@ -78,6 +80,21 @@ def successors(session: Session, lot_id: int) -> dict[int, Document]:
 def latest(session: Session, lot_id: int, kind: DocumentKind) -> Document | None:
     return session.scalar(select(Document).where(Document.lot_id == lot_id, Document.kind == kind)
                           .order_by(Document.id.desc()).limit(1))  # fmt: skip
+
+
+#: Bytes read from the database per piece of a download: a download holds this much in memory
+#: whatever the document's size, and its first bytes leave before the last ones are read.
+DOWNLOAD_CHUNK = 1 << 20
+
+
+def content_chunks(session: Session, document: Document) -> Iterator[bytes]:
+    """The stored bytes of the document, read piece by piece (rows are immutable: triggers).
+    Each piece is its own short read, so a slow client holds no transaction (SQLite: no lock)."""
+    for offset in range(0, document.size, DOWNLOAD_CHUNK):
+        piece = select(func.substr(Document.content, offset + 1, DOWNLOAD_CHUNK)).where(Document.id == document.id)
+        chunk = session.scalar(piece)
+        session.rollback()
+        yield chunk
 
 
 def record_download(session: Session, user: User, document: Document) -> None:
