@@ -73,6 +73,10 @@ class Config:
         "approved myself.",
     )
     LOT_NUMBER_PATTERN = _env("LOT_NUMBER_PATTERN", "{product}-{yyyy}-{seq:04d}")
+    #: The site's ISBT 128 Facility Identification Number from its ICCBBA licence (e.g. "A9999").
+    #: Lots started while it is set get a Donation Identification Number; unset, they carry none.
+    #: cellbatch must then be the only issuer of DINs under this FIN.
+    ISBT128_FIN = _env("ISBT128_FIN") or None
 
     # Documents (issue #8). The QR code of every PDF points at PUBLIC_BASE_URL/verify/doc/<id>.
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")

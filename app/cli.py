@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from app.audit import capture as audit
 from app.audit.capture import Actor
-from app.audit.chain import verify_chain
+from app.audit.parallel import Task, TrailVerifier, default_jobs
 from app.auth import services as users_service
 from app.auth.policy import AccountPolicy
 from app.backup import backup_command
@@ -48,6 +49,8 @@ DEMO_QA = "qa.alex"
 #: The shipped definitions: (label, model, parse function, default directory).
 TEMPLATES = ("Master batch records", TemplateVersion, parse_template, BASE_DIR / "batch_templates")
 SPECS = ("QC specifications", SpecVersion, parse_spec, BASE_DIR / "qc_specs")
+#: Rows of one table a worker process replays at a time (`flask audit verify` in processes).
+REPLAY_ROWS_PER_TASK = 100_000
 
 users_cli = AppGroup("users", help="Manage user accounts from the server console.")
 audit_cli = AppGroup("audit", help="Audit trail checks.")
@@ -272,21 +275,34 @@ def users_unlock(username: str, reason: str) -> None:
     click.echo(f"Unlocked {username}.")
 
 
-@audit_cli.command("verify")
-def audit_verify() -> None:
-    """Verify the audit chain, then every record and signature against the trail; exit 1 if not."""
-    from app.audit.integrity import check_all
+def _record_checks(connection: Connection, parallel: bool) -> list[Task]:
+    """What `audit verify` checks after the chain, as (function, arguments) called with a connection:
+    in worker processes the replay of the records is cut into id ranges of each table."""
+    from app.audit.integrity import check_all, replay_tasks
     from app.documents.integrity import check_documents
     from app.signatures.integrity import check_signatures
 
-    with db.engine.connect() as connection:
-        report = verify_chain(connection)
+    replay = replay_tasks(connection, db.Model, REPLAY_ROWS_PER_TASK) if parallel else [(check_all, (db.Model,))]
+    return [*replay, (check_signatures, ()), (check_documents, ())]
+
+
+@audit_cli.command("verify")
+@click.option("--jobs", type=click.IntRange(min=1), default=default_jobs, show_default="the CPU count",
+              help="Processes verifying (PostgreSQL); 1 verifies everything in this process alone.")  # fmt: skip
+def audit_verify(jobs: int) -> None:
+    """Verify the audit chain, then every record and signature against the trail; exit 1 if not."""
+    from app import MODEL_MODULES
+    from app.signatures.integrity import check_signatures
+
+    with db.engine.connect() as connection, TrailVerifier(connection, jobs, modules=MODEL_MODULES) as verifier:
+        report = verifier.chain()
         if not report.ok:
             click.echo(f"BROKEN at audit event {report.broken_id}: {report.problem} "
                        f"({report.count} events verified before it)", err=True)  # fmt: skip
             sys.exit(1)
         click.echo(f"Chain OK: {report.count} audit events verified; head {report.head_hash}")
-        mismatches = check_all(connection, db.Model) + check_signatures(connection) + check_documents(connection)
+        # The signature check is one long piece: started first, it ends with the table ranges.
+        mismatches = verifier.records(_record_checks, start_first=(check_signatures,))
     for mismatch in mismatches:
         click.echo(f"CHANGED OUTSIDE THE APPLICATION: {mismatch}", err=True)
     if mismatches:

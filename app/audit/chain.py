@@ -82,13 +82,18 @@ class ChainReport:
         return self.broken_id is None
 
 
-def iter_events(connection: Connection, batch: int = 5000) -> Iterator[Any]:
-    """Stream events in chain order without holding them all in memory."""
+def iter_events(connection: Connection, batch: int = 5000, first_id: int | None = None,
+                last_id: int | None = None) -> Iterator[Any]:  # fmt: skip
+    """Stream events in chain order (optionally ids first_id..last_id) without holding them in memory."""
     # Options on the statement, not on the connection: Connection.execution_options() changes
     # the connection in place, and a session's connection then ran every later statement
     # (even ROLLBACK TO SAVEPOINT) through a server-side cursor on PostgreSQL.
     query = (select(*(_table.c[name] for name in _STORED)).order_by(_table.c.id)
              .execution_options(stream_results=True, yield_per=batch))  # fmt: skip
+    if first_id is not None:
+        query = query.where(_table.c.id >= first_id)
+    if last_id is not None:
+        query = query.where(_table.c.id <= last_id)
     result = connection.execute(query)
     try:
         yield from result
@@ -96,9 +101,14 @@ def iter_events(connection: Connection, batch: int = 5000) -> Iterator[Any]:
         result.close()  # a broken link stops reading early: close the server-side cursor
 
 
-def verify_rows(rows: Iterable[Any]) -> ChainReport:
-    """Recompute every link; report the first event whose id, link or hash is wrong."""
-    expected_id, prev_hash, count = 1, GENESIS_HASH, 0
+def verify_rows(rows: Iterable[Any], first_id: int = 1, prev_hash: str = GENESIS_HASH,
+                last_id: int | None = None) -> ChainReport:  # fmt: skip
+    """Recompute every link; report the first event whose id, link or hash is wrong.
+
+    The whole chain by default; a part of it (app.audit.parallel) starts at first_id after an
+    event whose hash is prev_hash, and must reach last_id (a later event exists: none may be missing).
+    """
+    expected_id, count = first_id, 0
     hashed = stored = None
     for row in rows:
         if hashed is None:  # read fields by position, found once from the first row's keys
@@ -117,6 +127,8 @@ def verify_rows(rows: Iterable[Any]) -> ChainReport:
         prev_hash = digest
         expected_id += 1
         count += 1
+    if last_id is not None and expected_id <= last_id:
+        return ChainReport(count, prev_hash, expected_id, f"event {expected_id} is missing")
     return ChainReport(count, prev_hash)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, inspect, select
+from sqlalchemy import Connection, String, cast, func, inspect, select
 from sqlalchemy import inspect as sa_inspect
 
 from app.audit.capture import Auditable, plain_value
@@ -85,22 +86,54 @@ def _deleted_rows(connection: Connection, model: type) -> list[Mismatch]:
     return [Mismatch(model.__name__, entity_id, "(row)", "present", "missing") for entity_id in orphans]
 
 
-def check_model(connection: Connection, model: type, batch: int = 2000) -> list[Mismatch]:
-    """Compare every row of one auditable table with the replay of its audit events, in batches."""
+def check_model(connection: Connection, model: type, batch: int = 2000, first_id: int | None = None,
+                last_id: int | None = None, deleted: bool = True) -> list[Mismatch]:  # fmt: skip
+    """Compare every row of one auditable table (or ids first_id..last_id) with the replay of its
+    audit events, in batches; then (`deleted`) name the records the trail has and the table lost."""
     mapper = inspect(model)
     fields = _compared_fields(model)
     columns = {f: mapper.get_property(f).columns[0].name for f in fields}
     table = mapper.local_table
-    rows = connection.execute(
-        select(table).order_by(table.c.id).execution_options(stream_results=True, yield_per=batch)
-    )
+    query = select(table).order_by(table.c.id).execution_options(stream_results=True, yield_per=batch)
+    if first_id is not None:
+        query = query.where(table.c.id >= first_id)
+    if last_id is not None:
+        query = query.where(table.c.id <= last_id)
     mismatches: list[Mismatch] = []
-    for chunk in rows.partitions():
+    for chunk in connection.execute(query).partitions():
         found = {str(row.id): {f: plain_value(model, f, row._mapping[c]) for f, c in columns.items()} for row in chunk}
         states = _replayed(connection, model.__name__, list(found))
         for key, values in found.items():
             mismatches += _compare(model, fields, key, values, states.get(key))
-    return mismatches + _deleted_rows(connection, model)
+    return mismatches + (_deleted_rows(connection, model) if deleted else [])
+
+
+def check_rows(connection: Connection, model: type, first_id: int | None, last_id: int | None) -> list[Mismatch]:
+    """check_model for the rows with ids first_id..last_id (None: unbounded), without deleted rows."""
+    return check_model(connection, model, first_id=first_id, last_id=last_id, deleted=False)
+
+
+def check_deleted(connection: Connection, model: type) -> list[Mismatch]:
+    """The records of one type that the trail created and the table no longer holds."""
+    return _deleted_rows(connection, model)
+
+
+def replay_tasks(connection: Connection, base: Any, rows_per_task: int) -> list[tuple[Any, tuple[Any, ...]]]:
+    """check_all as independent (function, arguments) pieces, each called with a connection first;
+    their results joined in this order are check_all's. A table is cut into id ranges of about
+    rows_per_task rows, the first and last open-ended so rows added meanwhile are still read."""
+    tasks: list[tuple[Any, tuple[Any, ...]]] = []
+    existing = set(sa_inspect(connection).get_table_names())
+    for model in auditable_models(base):
+        if model.__tablename__ not in existing:
+            continue
+        table = inspect(model).local_table
+        last = connection.execute(select(func.max(table.c.id))).scalar() or 0
+        parts = max(1, -(-last // rows_per_task))
+        cuts = [1 + last * i // parts for i in range(1, parts)]
+        tasks += [(check_rows, (model, lo, None if hi is None else hi - 1)) for lo, hi in pairwise([None, *cuts, None])]
+        tasks.append((check_deleted, (model,)))
+    return tasks
 
 
 def check_all(connection: Connection, base: Any) -> list[Mismatch]:

@@ -47,6 +47,9 @@ class Lot(Auditable, db.Model):
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: Donor/cell bank chain (21 CFR 1271.290): the WCB vial lot this lot was started from.
     starting_material: Mapped[str] = mapped_column(String(120), default="")
+    #: ISBT 128 Donation Identification Number (13 characters, without its check character),
+    #: taken when the lot starts if the site has a FIN; a database trigger refuses any change.
+    isbt128_din: Mapped[str | None] = mapped_column(String(13), unique=True, index=True)
     executed_at: Mapped[datetime | None]
     dispositioned_at: Mapped[datetime | None]
     #: Optimistic version: two QA users deciding at once cannot both win.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 from app.auth.permissions import roles
@@ -40,8 +41,9 @@ def start() -> Response | str:
     form.template_version_id.choices = choices((v.id, f"{v.label} — {v.title}") for v in startable)
     if form.validate_on_submit():
         version = db.session.get(TemplateVersion, form.template_version_id.data)
+        config = current_app.config
         lot = services.start_lot(db.session, current_user, version, form.starting_material.data,
-                                 current_app.config["LOT_NUMBER_PATTERN"])  # fmt: skip
+                                 config["LOT_NUMBER_PATTERN"], config["ISBT128_FIN"])  # fmt: skip
         flash(f"Lot {lot.lot_number} started on {version.label}.", "success")
         return redirect(url_for("batches.lot_detail", lot_id=lot.id))
     return render_template("batches/start.html", form=form)
@@ -51,7 +53,20 @@ def start() -> Response | str:
 @roles(*READERS)
 def lot_detail(lot_id: int) -> str:
     overview = lot_overview(db.session, services.get_lot(db.session, lot_id))
-    return render_template("batches/lot.html", o=overview)
+    return render_template("batches/lot.html", o=overview, label_roles=services.LABEL_ROLES)
+
+
+@bp.route("/<int:lot_id>/label-data", defaults={"fmt": "json"})
+@bp.route("/<int:lot_id>/label-data.csv", defaults={"fmt": "csv"})
+@roles(*services.LABEL_ROLES)
+def label_data(lot_id: int, fmt: str) -> Response:
+    """The lot's label fields for the site's ISBT 128 label system (an audited export)."""
+    lot = services.get_lot(db.session, lot_id)
+    body = services.export_label_data(db.session, current_user, lot, fmt)
+    if fmt == "json":
+        return Response(body, mimetype="application/json")
+    name = secure_filename(f"label-data-{lot.lot_number}.csv")
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _render_step(lot_id: int, step_id: int, form=None, error=None, status: int = 200):  # type: ignore[no-untyped-def]

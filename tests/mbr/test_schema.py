@@ -707,7 +707,7 @@ def test_to_dict_keeps_decimal_digits_as_strings() -> None:
     assert step["inputs"][1]["action"] == {"min": "80.0", "max": None}
     assert step["signatures"] == ["performed", "verified"]
     assert data["yield_stages"][0]["theoretical"] == "100"
-    assert "line" not in step and data["format"] == 1
+    assert "line" not in step and data["format"] == 2
 
 
 # ------------------------------------------------------------------ evaluation

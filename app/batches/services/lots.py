@@ -10,9 +10,10 @@ from app.audit.capture import Actor
 from app.auth.models import User
 from app.auth.roles import SUPERVISOR
 from app.batches.models import Lot, LotStatus, StepRecord, StepStatus
+from app.batches.services.labels import assign_din
 from app.common.errors import NotFound, NotPermitted, RuleViolation
 from app.common.sequences import next_number
-from app.common.timeutil import utcnow
+from app.common.timeutil import site_today, utcnow
 from app.mbr.models import TemplateStatus, TemplateVersion
 from app.mbr.services import effective_versions, in_force
 
@@ -31,9 +32,12 @@ def lot_number(session: Session, version: TemplateVersion, pattern: str) -> str:
 
 def start_lot(
     session: Session, supervisor: User, version: TemplateVersion, starting_material: str,
-    pattern: str,
+    pattern: str, fin: str | None = None,
 ) -> Lot:  # fmt: skip
-    """Start a lot on an Effective template version; it stays bound to that version for life."""
+    """Start a lot on an Effective template version; it stays bound to that version for life.
+
+    With the site's ISBT 128 FIN the lot also gets its Donation Identification Number, once.
+    """
     if not supervisor.has_role(SUPERVISOR):
         raise NotPermitted("Only a production supervisor starts a lot.")
     if version.status != TemplateStatus.EFFECTIVE or not in_force(version):
@@ -44,6 +48,7 @@ def start_lot(
         lot_number=lot_number(session, version, pattern), product=version.product,
         template_version_id=version.id, started_by_id=supervisor.id,
         starting_material=starting_material.strip(), status=LotStatus.IN_PROGRESS,
+        isbt128_din=assign_din(session, fin, site_today().year),
     )  # fmt: skip
     lot.template_version = version
     with audit.action(session, "lot.started", Actor.of(supervisor)):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.batches.models import Entry, LimitStatus, Lot, StepRecord, StepStatus
+from app.batches.services.labels import label_data
 from app.batches.services.lots import available_steps
 from app.deviations.models import Deviation
 from app.deviations.services import for_lot
@@ -49,6 +51,7 @@ class LotOverview:
     exceptions: list[tuple[str, str, StepRecord | None]]
     deviations: list[Deviation]
     timeline: list[AuditEvent]
+    label: dict[str, Any]
 
     @property
     def current(self) -> StepView | None:
@@ -112,4 +115,4 @@ def lot_overview(session: Session, lot: Lot, timeline_limit: int = 200) -> LotOv
     timeline = list(session.scalars(
         select(AuditEvent).where(AuditEvent.lot_id == lot.id).order_by(AuditEvent.id.desc()).limit(timeline_limit)
     ))  # fmt: skip
-    return LotOverview(lot, units, _exceptions(lot), for_lot(session, lot.id), timeline)
+    return LotOverview(lot, units, _exceptions(lot), for_lot(session, lot.id), timeline, label_data(lot))

@@ -14,7 +14,7 @@ from .inputs import InputDef
 from .values import ACTION, WITHIN, LimitResult, duration_breach
 
 #: Version of the parsed structure stored by later modules (bump when to_dict changes shape).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PERFORMED, VERIFIED = "performed", "verified"
 
 
@@ -156,6 +156,8 @@ class TemplateDef(Located):
     product: str
     description: str
     lot_number_pattern: str | None = None
+    #: ISBT 128 product code of the product (8 characters, 'S' for cellular therapy), if licensed.
+    isbt128_product_code: str | None = None
     bill_of_materials: tuple[BomItem, ...] = ()
     equipment_types: tuple[EquipmentType, ...] = ()
     yield_stages: tuple[YieldStage, ...] = ()

@@ -5,6 +5,7 @@ import re
 import string
 from typing import Any
 
+from app.common.isbt128 import product_code_problem
 from app.common.yamlfile import Problems, load_marked
 
 from .base import NAME_RE, STEP_CODE_RE, Reader, describe, problem_at
@@ -29,6 +30,7 @@ TOP_KEYS = (
     "product",
     "description",
     "lot_number_pattern",
+    "isbt128_product_code",
     "bill_of_materials",
     "equipment_types",
     "yield_stages",
@@ -65,6 +67,9 @@ def _read_template(data: Any, problems: Problems) -> TemplateDef:
     pattern = r.text("lot_number_pattern")
     if pattern is not None:
         _check_lot_pattern(r, pattern)
+    product_code = r.text("isbt128_product_code")
+    if product_code is not None and (problem := product_code_problem(product_code)):
+        r.problem(f"isbt128_product_code: {problem}", "isbt128_product_code")
     return TemplateDef(
         line=r.line,
         lines=r.lines,
@@ -74,6 +79,7 @@ def _read_template(data: Any, problems: Problems) -> TemplateDef:
         product=r.text("product") or "",
         description=r.text("description") or "",
         lot_number_pattern=pattern,
+        isbt128_product_code=product_code,
         bill_of_materials=_read_list(r, "bill_of_materials", _read_bom),
         equipment_types=_read_list(r, "equipment_types", _read_equipment_type),
         yield_stages=_read_list(r, "yield_stages", _read_yield_stage, non_empty=True),
