@@ -171,7 +171,7 @@ def list_versions(session: Session, model: type[Row], code: str | None = None) -
     return list(session.scalars(query))
 
 
-def _in_force_at(model: type, at: datetime) -> Any:
+def in_force_at(model: type, at: datetime) -> Any:
     """SQL condition: the version is in force at `at` (see docs/lifecycle.md)."""
     return (
         model.effective_from.is_not(None) & (model.effective_from <= at)
@@ -185,14 +185,14 @@ def effective_version(
 ) -> Row | None:
     """The version of `code` in force at `at` (default now): what a lot started then binds to."""
     return session.scalars(
-        select(model).where(model.code == code, _in_force_at(model, at or utcnow()))
+        select(model).where(model.code == code, in_force_at(model, at or utcnow()))
         .order_by(model.effective_from.desc()).limit(1)
     ).first()  # fmt: skip
 
 
 def effective_versions(session: Session, model: type[Row], at: datetime | None = None) -> list[Row]:
     """Every version in force at `at` (default now), one per code, by code."""
-    query = select(model).where(_in_force_at(model, at or utcnow())).order_by(model.code)
+    query = select(model).where(in_force_at(model, at or utcnow())).order_by(model.code)
     return list(session.scalars(query))
 
 

@@ -34,7 +34,7 @@ from app.common.errors import NotFound, RuleViolation
 from app.common.timeutil import site_today, utcnow
 from app.deviations.models import Category, Deviation, Severity
 from app.deviations.services import open_deviation
-from app.mbr.versioning import DefinitionStatus
+from app.mbr.services import in_force_at
 from app.qc.evaluation import ResultError, evaluate
 from app.qc.models import QCResult, ResultStatus, SpecVersion
 from app.qc.spec_schema import TestDef
@@ -101,7 +101,8 @@ def results_for_lot(session: Session, lot_id: int) -> list[QCResult]:
 
 
 def spec_for_lot(session: Session, lot: Lot) -> SpecVersion:
-    """The spec version bound to the lot by its first result, else the Effective one now."""
+    """The spec version bound to the lot by its first result, else the one in force now: an
+    Effective version scheduled for a later date does not apply yet (as for master batch records)."""
     bound = session.scalar(
         select(QCResult.spec_version_id).where(QCResult.lot_id == lot.id).order_by(QCResult.id).limit(1)
     )
@@ -110,8 +111,8 @@ def spec_for_lot(session: Session, lot: Lot) -> SpecVersion:
     product = lot.template_version.code
     spec = session.scalar(
         select(SpecVersion)
-        .where(SpecVersion.product == product, SpecVersion.status == DefinitionStatus.EFFECTIVE)
-        .order_by(SpecVersion.version.desc(), SpecVersion.revision.desc()).limit(1)
+        .where(SpecVersion.product == product, in_force_at(SpecVersion, utcnow()))
+        .order_by(SpecVersion.effective_from.desc()).limit(1)
     )  # fmt: skip
     if spec is None:
         raise RuleViolation(f"No Effective QC specification for product {product}: QA must make one "

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from freezegun import freeze_time
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.batches.models import LotStatus
 from app.common.errors import NotPermitted, RuleViolation
+from app.common.timeutil import utcnow
 from app.deviations.models import Category, Deviation, DeviationStatus
 from app.mbr.versioning import DefinitionStatus
 from app.qc import services as qc
@@ -175,7 +177,7 @@ def test_the_spec_is_bound_to_the_lot_by_its_first_result(lab):
     from app.audit import capture as audit
 
     with audit.action(lab.db, "test.superseded", audit.Actor.system("tests")):
-        lab.spec.status = DefinitionStatus.SUPERSEDED
+        lab.spec.status, lab.spec.superseded_at = DefinitionStatus.SUPERSEDED, v2.effective_from
     lab.db.commit()
     assert lab.enter(lot, "STERILITY", "No growth").spec_version_id == lab.spec.id
     assert lab.enter(later_lot, "VIABILITY", "92.5").spec_version_id == v2.id
@@ -187,9 +189,26 @@ def test_no_effective_spec_is_a_clear_refusal(lab):
     from app.audit import capture as audit
 
     with audit.action(lab.db, "test.retired", audit.Actor.system("tests")):
-        lab.spec.status = DefinitionStatus.RETIRED
+        lab.spec.status, lab.spec.retired_at = DefinitionStatus.RETIRED, utcnow()
     with pytest.raises(RuleViolation, match="No Effective QC specification for product SHORT-TEST"):
         qc.enter_result(lab.db, lab.analyst1, lab.lot(steps=False), result_input("VIABILITY", "95.0"))
+
+
+@pytest.mark.req("URS-QC-008", "URS-QC-002")
+def test_a_specification_scheduled_for_a_later_date_does_not_apply_yet(lab):
+    from app.audit import capture as audit
+
+    v2_text = SHORT_SPEC.read_text().replace("version: 1", "version: 2")
+    v2 = store_effective(lab.db, SpecVersion, SHORT_SPEC, v2_text, "SHORT-TEST.v2.yaml")
+    takes_over = utcnow() + timedelta(days=7)
+    with audit.action(lab.db, "test.scheduled", audit.Actor.system("tests")):
+        v2.effective_from, lab.spec.superseded_at = takes_over, takes_over
+    lab.db.commit()
+    lot = lab.lot(steps=False)
+    assert qc.spec_for_lot(lab.db, lot).id == lab.spec.id
+    assert lab.enter(lot, "VIABILITY", "95.0").spec_version_id == lab.spec.id
+    with freeze_time(takes_over + timedelta(minutes=1)):
+        assert qc.spec_for_lot(lab.db, lab.lot(steps=False)).id == v2.id
 
 
 # USP 7.20 through enter_result with the shipped XS411 specification: round the reported value
