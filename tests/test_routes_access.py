@@ -64,6 +64,7 @@ EXPECTED: dict[str, str | set[str]] = {
     "documents.lot_documents": {QA, AUDITOR},
     "documents.portal": {QA, AUDITOR},
     "documents.regenerate": {QA},
+    "documents.render_pending": {QA},
     "documents.verify": PUBLIC,
     "documents.verify_document": PUBLIC,
     "documents.verify_hash": PUBLIC,
