@@ -57,9 +57,9 @@ class Lot(Auditable, db.Model):
     __mapper_args__ = {"version_id_col": version_id}
 
     template_version: Mapped[TemplateVersion] = relationship(lazy="joined")
-    steps: Mapped[list[StepRecord]] = relationship(
-        back_populates="lot", order_by="StepRecord.seq", lazy="selectin"
-    )
+    #: Loaded when first used, not with every lot: lists of lots and the step pages need no steps
+    #: or only their status (app.batches.services.overview.load_step); issue #10.
+    steps: Mapped[list[StepRecord]] = relationship(back_populates="lot", order_by="StepRecord.seq")
 
     @property
     def audit_lot_id(self) -> int | None:
@@ -102,6 +102,8 @@ class StepRecord(Auditable, db.Model):
     __mapper_args__ = {"version_id_col": version_id}
 
     lot: Mapped[Lot] = relationship(back_populates="steps")
+    #: With the step records that are loaded, all their entries in one query: whoever reads a lot's
+    #: steps and their entries (lot page, release review, batch record) never reads them step by step.
     entries: Mapped[list[Entry]] = relationship(
         back_populates="step_record", order_by="Entry.id", lazy="selectin"
     )
@@ -171,7 +173,8 @@ class Entry(Auditable, db.Model):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
 
     step_record: Mapped[StepRecord] = relationship(back_populates="entries", foreign_keys=[step_record_id])
-    entered_by: Mapped[User] = relationship(lazy="selectin")
+    #: Only the step page shows it; a lazy many-to-one finds the user in the session first.
+    entered_by: Mapped[User] = relationship()
 
     @property
     def audit_lot_id(self) -> int | None:

@@ -10,26 +10,25 @@ from werkzeug.wrappers import Response
 from app.auth.permissions import roles
 from app.auth.roles import AUDITOR, OPERATOR, QA, QC_ANALYST, SUPERVISOR
 from app.batches import forms, services
-from app.batches.services.overview import lot_overview, step_signatures
+from app.batches.services.overview import load_step, lot_overview, step_signatures, with_steps
 from app.common.forms import choices
 from app.common.web import attempt
 from app.extensions import db
 from app.mbr.models import TemplateVersion
-from app.signatures.forms import SignatureForm, credentials, signed_in_session
-from app.signatures.services import EsigPolicy, has_accepted_policy
+from app.signatures.forms import SignatureForm, credentials, needs_policy, signed_in_session
 
 bp = Blueprint("batches", __name__, template_folder="templates", url_prefix="/lots")
 READERS = (OPERATOR, SUPERVISOR, QA, QC_ANALYST, AUDITOR)
 
 
 def _needs_policy() -> bool:
-    return not has_accepted_policy(db.session, current_user, EsigPolicy.current().version)
+    return needs_policy(db.session, current_user)
 
 
 @bp.route("/")
 @roles(*READERS)
 def worklist() -> str:
-    lots = services.lots_in_progress(db.session)
+    lots = with_steps(db.session, services.lots_in_progress(db.session))
     return render_template("batches/worklist.html", lots=lots, available=services.available_steps)
 
 
@@ -70,7 +69,7 @@ def label_data(lot_id: int, fmt: str) -> Response:
 
 
 def _render_step(lot_id: int, step_id: int, form=None, error=None, status: int = 200):  # type: ignore[no-untyped-def]
-    step = services.get_step(db.session, lot_id, step_id)
+    step = load_step(db.session, lot_id, step_id)
     step_def = step.lot.template_version.definition.step(step.step_code)
     recorded = {e.input_name for e in step.current_entries}
     if form is None:
@@ -94,7 +93,7 @@ def step(lot_id: int, step_id: int):  # type: ignore[no-untyped-def]
 @roles(OPERATOR, SUPERVISOR)
 def record(lot_id: int, step_id: int):  # type: ignore[no-untyped-def]
     """Save the values (action=save) or save and sign as performed (action=complete)."""
-    step_record = services.get_step(db.session, lot_id, step_id)
+    step_record = load_step(db.session, lot_id, step_id)
     step_def = step_record.lot.template_version.definition.step(step_record.step_code)
     form = forms.step_form(step_def, {e.input_name for e in step_record.current_entries}, request.form)
     if not form.validate():
@@ -120,7 +119,7 @@ def record(lot_id: int, step_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/<int:lot_id>/steps/<int:step_id>/verify", methods=["POST"])
 @roles(OPERATOR, SUPERVISOR)
 def verify(lot_id: int, step_id: int):  # type: ignore[no-untyped-def]
-    step_record = services.get_step(db.session, lot_id, step_id)
+    step_record = load_step(db.session, lot_id, step_id)
     form = SignatureForm()
     version = request.form.get("expected_version", type=int)
     _, error = attempt(lambda: services.verify_step(

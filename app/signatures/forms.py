@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import current_app, session
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from app.auth.models import User
 from app.common.errors import RuleViolation
 from app.common.web import client_ip
-from app.signatures.services import Credentials
+from app.signatures.services import Credentials, has_accepted_policy
 
 
 class SignatureForm(FlaskForm):
@@ -43,6 +45,17 @@ def credentials(form: SignatureForm) -> Credentials:
 def signed_in_session() -> None:
     """After a successful signature, later ones in this session need only the password."""
     session["esig_username_needed"] = False
+    # Signing needed the current policy accepted (sign() checks it in the database every time).
+    session["esig_policy_accepted"] = current_app.config["ESIG_POLICY_VERSION"]
+
+
+def needs_policy(db_session: Session, user: User) -> bool:
+    """Whether a signing dialog shows the e-signature policy to accept: not once the user signed
+    in this login session (that signature needed it), else unless its current version is accepted."""
+    version = current_app.config["ESIG_POLICY_VERSION"]
+    if session.get("esig_policy_accepted") == version:
+        return False
+    return not has_accepted_policy(db_session, user, version)
 
 
 def policy_text() -> tuple[str, str]:

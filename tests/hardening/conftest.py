@@ -233,6 +233,7 @@ def released_lot_site(url: str, path: Path | None = None) -> tuple[Site, Any]:
     site = Site(url, migrated_app(url), path)
     with site.app.app_context(), cheap_documents():
         released = build_dispositioned_lot(_db.session, user_factory(_db.session))
+        _db.session.refresh(released.corrected)  # read by callers after this session has ended
         _db.session.remove()
     return site, released
 

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from app.audit.models import AuditEvent
 from app.batches.models import Entry, LimitStatus, Lot, StepRecord, StepStatus
 from app.batches.services.labels import label_data
 from app.batches.services.lots import available_steps
+from app.common.errors import NotFound
 from app.deviations.models import Deviation
 from app.deviations.services import for_lot
 from app.mbr.schema import StepDef
@@ -57,6 +58,29 @@ class LotOverview:
     def current(self) -> StepView | None:
         """The first step that can be worked on now: what the floor should do next."""
         return next((s for u in self.units for s in u.steps if s.available), None)
+
+
+def load_step(session: Session, lot_id: int, step_id: int) -> StepRecord:
+    """A step to show, save, sign or verify, read in the same few queries whatever the lot's size:
+    the lot (with its template version), the status of all its steps (prerequisites, hold windows
+    and completion read them), and this step's own entries only when used."""
+    lot = session.get(Lot, lot_id, options=[selectinload(Lot.steps).lazyload(StepRecord.entries)])
+    step = next((s for s in lot.steps if s.id == step_id), None) if lot is not None else None
+    # Reading step.lot also makes the step hold its lot, and so the lot's loaded steps, for as long
+    # as the caller holds the step: the session itself holds objects only weakly.
+    if step is None or step.lot is not lot:
+        raise NotFound("No such step in this lot.")
+    return step
+
+
+def with_steps(session: Session, lots: list[Lot]) -> list[Lot]:
+    """Load the steps (not their entries) of many lots in one query instead of one per lot."""
+    if lots:
+        session.scalars(
+            select(Lot).where(Lot.id.in_([lot.id for lot in lots]))
+            .options(lazyload(Lot.template_version), selectinload(Lot.steps).lazyload(StepRecord.entries))
+        ).all()  # fmt: skip
+    return lots
 
 
 def step_signatures(session: Session, step: StepRecord) -> list[SignatureView]:

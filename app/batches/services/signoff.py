@@ -25,12 +25,19 @@ def complete_step(
     expected_version: int | None, comment: str | None = None,
 ) -> None:  # fmt: skip
     """Sign a step as performed: every required value recorded, holds and yields checked."""
-    lot, code = step.lot, step.step_code
+    lot = step.lot
     check_workable(lot, step)
     if step.status in (StepStatus.AWAITING_VERIFICATION, StepStatus.COMPLETE):
         raise RuleViolation(f"Step {step.step_code} is already signed as performed.")
     check_version(step, expected_version)
     require_training(session, user, lot.template_version.code, site_today())
+    _sign_performed(session, user, step, credentials, comment)
+
+
+def _sign_performed(session: Session, user: User, step: StepRecord, credentials: Credentials,
+                    comment: str | None) -> None:  # fmt: skip
+    """The performer's signature and what follows it, once the step may be worked on by `user`."""
+    lot, code = step.lot, step.step_code
     step_def = lot.template_version.definition.step(step.step_code)
     recorded = {e.input_name for e in step.current_entries}
     missing = [i for i in step_def.inputs if i.required and i.name not in recorded]
@@ -125,5 +132,7 @@ def record_and_sign(
     credentials: Credentials, comment: str | None = None,
 ) -> None:  # fmt: skip
     """Save the values just entered and sign the step as performed, in one act."""
+    # save_entries checked what complete_step checks first (lot and step open, prerequisites, the
+    # page's version, training); only the signature's own rules remain.
     save_entries(session, user, step, inputs, expected_version)
-    complete_step(session, user, step, credentials, None, comment)
+    _sign_performed(session, user, step, credentials, comment)
