@@ -19,6 +19,22 @@ def _env_int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+#: OWASP Password Storage Cheat Sheet, argon2id: settings of equal strength, trading memory for
+#: passes (memory in KiB per time cost, parallelism 1). The least a production site may configure.
+OWASP_ARGON2ID_MIN_MEMORY_KIB = {1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168}
+
+
+def argon2_problems(time_cost: int, memory_cost: int, parallelism: int) -> list[str]:
+    """Why these argon2id parameters are weaker than OWASP's minimum (empty when they are not)."""
+    if time_cost < 1 or parallelism < 1:
+        return ["CELLBATCH_ARGON2_TIME_COST and CELLBATCH_ARGON2_PARALLELISM must be at least 1"]
+    floor = OWASP_ARGON2ID_MIN_MEMORY_KIB[min(time_cost, max(OWASP_ARGON2ID_MIN_MEMORY_KIB))]
+    if memory_cost < floor:
+        return [f"CELLBATCH_ARGON2_MEMORY_COST={memory_cost} KiB with TIME_COST={time_cost} is below OWASP's "
+                f"minimum for argon2id ({floor} KiB at that time cost)"]  # fmt: skip
+    return []
+
+
 def _dev_secret_key() -> str:
     """Generate a per-machine development secret once, kept under instance/ (never committed)."""
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
@@ -60,6 +76,15 @@ class Config:
     LOCKOUT_MINUTES = _env_int("LOCKOUT_MINUTES", 30)
     IDLE_TIMEOUT_MINUTES = _env_int("IDLE_TIMEOUT_MINUTES", 15)
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "20 per minute")
+    # argon2id cost of every password check: login and each e-signature (11.200) re-verify the
+    # password. Default: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane), of the strength
+    # of its other argon2id settings. The library's default (64 MiB, 3 passes, 4 lanes, RFC 9106's
+    # second choice) costs ~8x the CPU per check (benchmarks/, issue #10): on 2 cores it alone kept
+    # a signature above 100 ms. A site may raise these, never go below OWASP (ProductionConfig);
+    # existing hashes keep working and are rehashed at the owner's next login.
+    ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2)
+    ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19456)  # KiB
+    ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
 
@@ -115,9 +140,10 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
-    # Cheap argon2id so hundreds of test users hash fast; production keeps the library default.
+    # Cheap argon2id so hundreds of test users hash fast (never allowed in production).
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
 
 
 class ProductionConfig(Config):
@@ -130,11 +156,14 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls) -> None:
-        """Refuse to start with a missing secret or the embedded SQLite database."""
+        """Refuse to start with a missing secret, the embedded SQLite database or weak password hashing."""
         if not cls.SECRET_KEY or len(cls.SECRET_KEY) < 32:
             raise RuntimeError("CELLBATCH_SECRET_KEY must be set (32+ characters) in production")
         if cls.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
             raise RuntimeError("production needs PostgreSQL: set CELLBATCH_DATABASE_URL")
+        problems = argon2_problems(cls.ARGON2_TIME_COST, cls.ARGON2_MEMORY_COST, cls.ARGON2_PARALLELISM)
+        if problems:
+            raise RuntimeError("; ".join(problems))
 
 
 CONFIGS = {

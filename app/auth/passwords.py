@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Replaced by configure() with the site's parameters (config.py: ARGON2_*) when the app is built.
+_hasher = PasswordHasher()
 _dummy_hash: str | None = None
 
 
-def configure(time_cost: int | None, memory_cost: int | None) -> None:
-    """Tune argon2id cost (tests use a cheap setting; production keeps the defaults)."""
+def configure(time_cost: int | None, memory_cost: int | None, parallelism: int = 1) -> None:
+    """Hash new passwords with these argon2id parameters; a hash keeps the parameters it was made with."""
     global _hasher, _dummy_hash
-    if time_cost and memory_cost:
-        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
-        _dummy_hash = None
+    if time_cost is None or memory_cost is None:
+        return  # a config without ARGON2_* settings keeps the library's defaults
+    if time_cost < 1 or parallelism < 1 or memory_cost < 8 * parallelism:
+        raise ValueError(f"invalid argon2id parameters: time cost {time_cost}, memory {memory_cost} KiB, "
+                         f"parallelism {parallelism} (at least 1, 8 KiB per lane and 1)")  # fmt: skip
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    _dummy_hash = None
 
 
 def hash_password(password: str) -> str:
@@ -29,6 +34,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a (verified) hash was made with other parameters than the site's current ones."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def parameters_of(password_hash: str) -> str:
+    """The argon2 parameters a hash was made with (not secret: they are part of the hash), e.g. for the trail."""
+    p = extract_parameters(password_hash)
+    return f"argon2{p.type.name.lower()} t={p.time_cost} m={p.memory_cost} KiB p={p.parallelism}"
 
 
 def verify_nothing(password: str) -> None:

@@ -12,7 +12,14 @@ from app.audit.capture import Actor
 from app.audit.models import AuditEvent
 from app.auth import roles as R
 from app.auth.models import User, new_session_token
-from app.auth.passwords import hash_password, policy_problems, verify_nothing, verify_password
+from app.auth.passwords import (
+    hash_password,
+    needs_rehash,
+    parameters_of,
+    policy_problems,
+    verify_nothing,
+    verify_password,
+)
 from app.auth.policy import AccountPolicy
 from app.common.errors import NotFound, NotPermitted, RuleViolation
 from app.common.timeutil import utcnow
@@ -59,7 +66,20 @@ def login(session: Session, username: str, password: str, ip: str, policy: Accou
         if policy.max_age_days and expired:
             user.must_change_password = True
         audit.record(session, "auth.login", Actor.of(user), entity=user, ip=ip)
+    if needs_rehash(user.password_hash):
+        _rehash(session, user, password)
     return user
+
+
+def _rehash(session: Session, user: User, password: str) -> None:
+    """Hash the password just verified again, with the site's current argon2id parameters. The
+    password is the same, so its age, the session token and other open sessions stay; the trail
+    shows that the hash changed (never the hash itself) and both parameter sets."""
+    before = parameters_of(user.password_hash)
+    new_hash = hash_password(password)
+    with audit.action(session, "auth.password_rehashed", Actor.of(user), before=before,
+                      after=parameters_of(new_hash)):  # fmt: skip
+        user.password_hash = new_hash
 
 
 def _login_refused(
