@@ -76,7 +76,7 @@ def _send(document: Document) -> Response:
     services.record_download(db.session, current_user, document)
     headers = {"Content-Disposition": f'attachment; filename="{document.filename}"',
                "X-Content-SHA256": document.sha256, "Content-Length": str(document.size)}  # fmt: skip
-    body = stream_with_context(services.content_chunks(db.session, document))
+    body = stream_with_context(services.content_chunks(db.session, document.id, document.size))
     response = Response(body, mimetype=document.mime, headers=headers)
     response.set_etag(document.sha256)
     return response

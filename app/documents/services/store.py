@@ -87,11 +87,12 @@ def latest(session: Session, lot_id: int, kind: DocumentKind) -> Document | None
 DOWNLOAD_CHUNK = 1 << 20
 
 
-def content_chunks(session: Session, document: Document) -> Iterator[bytes]:
-    """The stored bytes of the document, read piece by piece (rows are immutable: triggers).
-    Each piece is its own short read, so a slow client holds no transaction (SQLite: no lock)."""
-    for offset in range(0, document.size, DOWNLOAD_CHUNK):
-        piece = select(func.substr(Document.content, offset + 1, DOWNLOAD_CHUNK)).where(Document.id == document.id)
+def content_chunks(session: Session, document_id: int, size: int) -> Iterator[bytes]:
+    """The stored bytes of a document, read piece by piece (rows are immutable: triggers).
+    Each piece is its own short read, so a slow client holds no transaction (SQLite: no lock).
+    Plain id and size, not the row: the body is sent after the request's session has ended."""
+    for offset in range(0, size, DOWNLOAD_CHUNK):
+        piece = select(func.substr(Document.content, offset + 1, DOWNLOAD_CHUNK)).where(Document.id == document_id)
         chunk = session.scalar(piece)
         session.rollback()
         yield chunk
