@@ -85,6 +85,10 @@ class Config:
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2)
     ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19456)  # KiB
     ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1)
+    #: How many reverse proxies (nginx, a load balancer) stand in front of the app. Behind one, the
+    #: client address of audit events, signatures and the login rate limit is the proxy's unless
+    #: its X-Forwarded-For is trusted; trusting more hops than exist lets a client forge it. 0: none.
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
 

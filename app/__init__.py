@@ -43,6 +43,7 @@ def create_app(config: type | str | None = None) -> Flask:
     """Build the application from small named steps; nothing runs at import time."""
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     _load_config(app, config)
+    _trust_proxies(app)
     _init_extensions(app)
     _register_converters(app)
     _register_blueprints(app)
@@ -62,6 +63,15 @@ def _load_config(app: Flask, config: type | str | None) -> None:
     if issubclass(config_class, ProductionConfig):
         config_class.check()
     app.config.from_object(config_class)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind PROXY_HOPS reverse proxies, take the client's address and scheme from their headers."""
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _init_extensions(app: Flask) -> None:
