@@ -125,12 +125,36 @@ class Browser:
             raw = connection.getresponse()
             data = raw.read()
             elapsed = time.perf_counter() - start
+        except (OSError, http.client.HTTPException) as exc:  # a failed request counts as an error, not as nothing
+            connection.close()
+            return Response(0, {}, f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+        try:
             for value in raw.headers.get_all("Set-Cookie") or []:
                 for name, morsel in SimpleCookie(value).items():
                     self.cookies[name] = morsel.value
             return Response(raw.status, dict(raw.headers.items()), data.decode("utf-8", "replace"), elapsed)
         finally:
             connection.close()
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, fields: dict[str, str]) -> Response:
+        return self.request("POST", path, fields)
+
+
+class InProcessBrowser:
+    """Browser's interface over Flask's test client: the same requests, served in this process
+    (so that a listener here sees what each request does, e.g. its SQL statements)."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = app.test_client()
+
+    def request(self, method: str, path: str, fields: dict[str, str] | None = None) -> Response:
+        start = time.perf_counter()
+        reply = self.client.open(path, method=method, data=fields)
+        body = reply.get_data(as_text=True)
+        return Response(reply.status_code, dict(reply.headers.items()), body, time.perf_counter() - start)
 
     def get(self, path: str) -> Response:
         return self.request("GET", path)

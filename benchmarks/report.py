@@ -96,7 +96,8 @@ def _targets(s: dict[str, Any]) -> list[str]:
     def add(name: str, value: str, floor: str, ratio_: str, target: str, ok: bool | None) -> None:
         rows.append(f"| {name} | {value} | {floor} | {ratio_} | {target} | {_met(ok)} |")
 
-    for group, label in (("production", "argon2 library default"), ("cheap", "argon2 t=1 m=1 MiB, diagnostic")):
+    for group, label in (("production", f"argon2 {_argon2_params(step, 'production')}"),
+                         ("cheap", f"argon2 {_argon2_params(step, 'cheap')}, diagnostic")):  # fmt: skip
         level = _get(step, group, "10")
         floor = _get(step, "floor", "10")
         if level:
@@ -119,7 +120,8 @@ def _targets(s: dict[str, Any]) -> list[str]:
     paced = _get(step, "production_paced", "10")
     if paced:
         add(
-            f"Step entry p95, 10 operators pausing {step.get('think_s', 1):g} s on average (argon2 default)",
+            f"Step entry p95, 10 operators pausing {step.get('think_s', 1):g} s on average "
+            f"(argon2 {_argon2_params(step, 'production')})",
             _ms(_get(paced, "all", "p95_ms")),
             "—",
             "—",
@@ -228,6 +230,12 @@ def _targets(s: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _argon2_params(step: dict[str, Any], group: str) -> str:
+    """The argon2id parameters a step-entry group ran with (older results: what they were then)."""
+    measured = _get(step, "argon2_verify", group, "params")
+    return measured or {"production": "library default", "cheap": "t=1, m=1024 KiB, p=1"}.get(group, group)
+
+
 def _step_section(step: dict[str, Any]) -> list[str]:
     out = ["## Step entry under load", ""]
     if (line := _status_line(step)) is not None:
@@ -249,9 +257,9 @@ def _step_section(step: dict[str, Any]) -> list[str]:
     ]
     for group, label in (
         ("floor", "floor: bare Flask + SQLAlchemy INSERT"),
-        ("production", "cellbatch, argon2 default"),
-        ("production_paced", f"cellbatch, argon2 default, {step.get('think_s', 1):g} s mean think time"),
-        ("cheap", "cellbatch, argon2 cheap (diagnostic)"),
+        ("production", f"cellbatch, argon2 production ({_argon2_params(step, 'production')})"),
+        ("production_paced", f"cellbatch, argon2 production, {step.get('think_s', 1):g} s mean think time"),
+        ("cheap", f"cellbatch, argon2 cheap ({_argon2_params(step, 'cheap')}, diagnostic)"),
     ):
         for n in map(str, step.get("levels", [])):
             lv = _get(step, group, n)
@@ -270,6 +278,10 @@ def _step_section(step: dict[str, Any]) -> list[str]:
             f"- {group}: "
             + "; ".join(f"{k} {_fmt(v.get('p50_ms'))} / {_ms(v.get('p95_ms'))} (n={v['n']})" for k, v in kinds.items())
         )
+    counted = step.get("statements_per_request") or {}
+    if counted:
+        per_kind = "; ".join(f"{k} {_fmt(v['median'])} ({v['min']}–{v['max']})" for k, v in counted.items())
+        out += ["", f"SQL statements per request (one operator's loop served in-process; median, min–max): {per_kind}"]
     examples = {
         e
         for g in ("production", "cheap")

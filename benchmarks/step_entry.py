@@ -6,6 +6,12 @@ in, then loops over its own lot: GET the step page -> POST the values with actio
 (save and sign, password re-entered: the real ceremony) and, for a critical step, the
 verifier's GET -> POST verify. Latencies are measured by the client, per request.
 
+Groups: "production" (accounts and server at config.py's argon2id setting: closed loop, then paced
+like people), "cheap" (the test suite's argon2id, a diagnostic of what the application costs apart
+from the password check). Each group has its own server configured like its accounts: a server
+rehashes, at login, a hash made with other parameters than its own. Last, the same operator loop
+runs in this process once, to count the SQL statements of each kind of request.
+
 Run: python -m benchmarks.step_entry --out FILE [--size small|full]
 """
 
@@ -15,13 +21,18 @@ import argparse
 import os
 import random
 import re
+import statistics
 import threading
 import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from unittest import mock
+
+from argon2 import PasswordHasher
 
 from benchmarks.common import PASSWORD, database, latency_stats, log, make_app, ratio, write_json
-from benchmarks.load import Browser, Recorder, Sample, Server, hidden_value, run_threads
+from benchmarks.load import Browser, InProcessBrowser, Recorder, Sample, Server, hidden_value, run_threads
 
 TEMPLATE_CODE = "SHORT-TEST"
 LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,10,40").split(","))
@@ -32,6 +43,34 @@ GROUPS = ("production", "cheap")
 #: The paced run: each operator waits this long on average (exponential) after every response.
 THINK_S = 1.0
 PACED_LEVELS = (10, 40)
+#: Requests of the in-process run that counts SQL statements (about two SHORT-TEST lots).
+COUNTED_REQUESTS = 40
+
+
+def argon2_settings() -> dict[str, tuple[int, int, int]]:
+    """(time cost, memory KiB, parallelism) per group: config.py's production setting (its default
+    or CELLBATCH_ARGON2_*) and the test suite's cheap one."""
+    from config import Config, TestConfig
+
+    return {
+        "production": (Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM),
+        "cheap": (TestConfig.ARGON2_TIME_COST, TestConfig.ARGON2_MEMORY_COST, TestConfig.ARGON2_PARALLELISM),
+    }
+
+
+def hashers() -> dict[str, PasswordHasher]:
+    """The hashers of the seeded accounts, per group (benchmarks.seed.HASHERS is patched with them)."""
+    return {
+        group: PasswordHasher(time_cost=t, memory_cost=m, parallelism=p)
+        for group, (t, m, p) in argon2_settings().items()
+    }
+
+
+def server_env(url: str, group: str) -> dict[str, str]:
+    """The environment of a group's server: the bench database and the group's argon2id setting."""
+    t, m, p = argon2_settings()[group]
+    return {"BENCH_DATABASE_URL": url, "CELLBATCH_ARGON2_TIME_COST": str(t),
+            "CELLBATCH_ARGON2_MEMORY_COST": str(m), "CELLBATCH_ARGON2_PARALLELISM": str(p)}  # fmt: skip
 
 
 # --- seeding -------------------------------------------------------------------------------
@@ -107,8 +146,8 @@ def seed(app: Any, operators: int) -> dict[str, Any]:
 class Operator:
     """One performer + verifier pair working through their own lots over HTTP."""
 
-    def __init__(self, port: int, account: dict[str, Any], plan: dict[str, Any]) -> None:
-        self.performer, self.verifier = Browser(port), Browser(port)
+    def __init__(self, port: int, account: dict[str, Any], plan: dict[str, Any], browser: Any = Browser) -> None:
+        self.performer, self.verifier = browser(port), browser(port)
         self.account, self.plan = account, plan
         self.queue: list[tuple[int, str]] = []
         self.lot_id: int | None = None
@@ -228,18 +267,76 @@ class Operator:
             return
 
 
+# --- SQL statements per request -----------------------------------------------------------
+
+
+@dataclass
+class StatementRecorder(Recorder):
+    """A Recorder that also notes how many SQL statements each recorded request sent."""
+
+    counted: dict[str, list[int]] = field(default_factory=dict)
+    pending: int = 0
+
+    def statement(self, *_args: Any) -> None:
+        self.pending += 1
+
+    def add(self, sample: Sample) -> None:
+        super().add(sample)
+        self.counted.setdefault(sample.kind, []).append(self.pending)
+        self.pending = 0
+
+
+def count_statements(url: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """One cheap-group operator's loop served in this process: SQL statements per request kind."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    app = make_app(url, migrate=False, cheap_hashing=True)  # the cheap accounts' own parameters
+    operator = Operator(0, plan["groups"]["cheap"][0], plan, browser=lambda _port: InProcessBrowser(app))
+    operator.login()
+    rec = StatementRecorder()
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", rec.statement)
+    try:
+        operator.run(rec, time.monotonic() + 120, threading.Semaphore(COUNTED_REQUESTS))
+    finally:
+        event.remove(engine, "before_cursor_execute", rec.statement)
+    medians = {kind: statistics.median(c) for kind, c in rec.counted.items()}
+    return {
+        kind: {"n": len(c), "median": int(medians[kind]) if medians[kind] % 1 == 0 else medians[kind],
+               "min": min(c), "max": max(c)}
+        for kind, c in sorted(rec.counted.items())
+    }  # fmt: skip
+
+
 # --- the floor client ----------------------------------------------------------------------
 
 
 def floor_worker(port: int):  # type: ignore[no-untyped-def]
     def work(rec: Recorder, deadline: float, budget: threading.Semaphore) -> None:
-        browser = Browser(port)
-        while time.monotonic() < deadline and budget.acquire(blocking=False):
+        browser, errors = Browser(port), 0
+        while time.monotonic() < deadline and errors < 25 and budget.acquire(blocking=False):
             started = time.monotonic()
             response = browser.post("/insert", {"value": "x" * 64})
-            rec.add(Sample("insert", response.seconds, response.status == 201, started, response.status))
+            ok = response.status == 201
+            errors += not ok
+            rec.add(Sample("insert", response.seconds, ok, started, response.status, "" if ok else response.body[:300]))
 
     return work
+
+
+def create_floor_table(url: str) -> None:
+    """The floor's table, made before its server starts: two workers creating it at once made one
+    fail to boot, and gunicorn stop with it (a run without a floor)."""
+    import sqlalchemy as sa
+
+    from benchmarks.floor_app import metadata
+
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
 
 
 # --- measuring -----------------------------------------------------------------------------
@@ -274,10 +371,9 @@ def load_level(workers: list[Any], duration: float, warmup: float) -> dict[str, 
 def argon2_cost() -> dict[str, Any]:
     """What one password check costs here, per parameter set (a signature re-checks it)."""
     from benchmarks.common import timed
-    from benchmarks.seed import HASHERS
 
     out = {}
-    for name, hasher in HASHERS.items():
+    for name, hasher in {**hashers(), "library_default": PasswordHasher()}.items():
         digest = hasher.hash(PASSWORD)
         times, _ = timed(lambda h=hasher, d=digest: h.verify(d, PASSWORD), repeat=5)
         out[name] = {
@@ -299,6 +395,7 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
         "argon2_verify": argon2_cost(),
     }
     with database("cellbatch_bench_floor") as floor_url:
+        create_floor_table(floor_url)
         with Server("benchmarks.floor_app:app_from_env()", {"BENCH_DATABASE_URL": floor_url}) as server:
             result["floor"] = {}
             for n in LEVELS:
@@ -307,9 +404,12 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
     with database("cellbatch_bench_load") as url:
         app = make_app(url)
         log("step entry: seeding accounts and stock")
-        plan = seed(app, max(LEVELS))
-        with Server("benchmarks.wsgi:app", {"BENCH_DATABASE_URL": url}) as server:
-            for group in GROUPS:
+        from benchmarks import seed as s
+
+        with mock.patch.dict(s.HASHERS, hashers()):
+            plan = seed(app, max(LEVELS))
+        for group in GROUPS:
+            with Server("benchmarks.wsgi:app", server_env(url, group)) as server:
                 operators = [Operator(server.port, a, plan) for a in plan["groups"][group]]
                 log(f"step entry ({group} argon2): logging in {len(operators)} operator pairs")
                 threads = [threading.Thread(target=o.login) for o in operators]
@@ -331,6 +431,8 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
                         log(f"step entry (production argon2, {THINK_S:g} s think time), {n} operators")
                         level = load_level([o.run for o in operators[:n]], duration, warmup)
                         result["production_paced"][str(n)] = level
+        log("step entry: SQL statements per request (in-process)")
+        result["statements_per_request"] = count_statements(url, plan)
     return result
 
 
