@@ -87,7 +87,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     from app.auth import passwords
 
-    passwords.configure(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_COST"))
+    # New password hashes get the site's argon2id parameters (config.py: ARGON2_*), all three.
+    passwords.configure(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_COST"),
+                        app.config.get("ARGON2_PARALLELISM") or 1)  # fmt: skip
     with app.app_context():
         configure_engine(db.engine)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from app.auth import passwords, services
+from app.auth import services
 from app.auth.forms import (
     ChangePasswordForm,
     LoginForm,
@@ -24,14 +23,6 @@ from app.common.web import attempt, client_ip
 from app.extensions import db, limiter
 
 bp = Blueprint("auth", __name__, template_folder="templates")
-
-
-@bp.record_once
-def _configure_password_hashing(state: BlueprintSetupState) -> None:
-    """New password hashes get the site's argon2id parameters (config.py: ARGON2_*), all three."""
-    config = state.app.config
-    passwords.configure(config.get("ARGON2_TIME_COST"), config.get("ARGON2_MEMORY_COST"),
-                        config.get("ARGON2_PARALLELISM") or 1)  # fmt: skip
 
 
 def _safe_next(target: str | None) -> str:

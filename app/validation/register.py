@@ -20,7 +20,7 @@ AREAS = {
     "SIG": "Electronic signatures", "MBR": "Master batch records", "EXE": "Batch execution",
     "MAT": "Materials and equipment", "TRN": "Training", "DEV": "Deviations", "QC": "Quality control",
     "REL": "Review and release", "DOC": "Documents", "DAT": "Data integrity, retention and backup",
-    "VAL": "Validation pack",
+    "VAL": "Validation pack", "PRF": "Performance at the scale of a site",
 }  # fmt: skip
 _REQUIREMENT_KEYS = {"id", "statement", "sources", "risk", "procedural", "withdrawn"}
 _SOURCE_KEYS = {"title", "matrix", "procedural"}

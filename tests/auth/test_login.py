@@ -39,7 +39,7 @@ def test_unknown_user_and_wrong_password_get_the_same_message(client, db, make_u
     assert {e.entity_id for e in failures} == {None, str(user.id)}
 
 
-@pytest.mark.req("URS-ACC-011")
+@pytest.mark.req("URS-SEC-006", "URS-ACC-011")
 @pytest.mark.parametrize(("hops", "recorded"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
 def test_the_client_address_behind_a_trusted_proxy_is_audited(make_app, db, make_user, hops, recorded):
     """Behind nginx (CELLBATCH_PROXY_HOPS=1) the audit trail names the client, not the proxy;

@@ -38,7 +38,7 @@ def keep_hasher(monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(passwords, "_dummy_hash", passwords._dummy_hash)
 
 
-@pytest.mark.req("URS-SEC-004")
+@pytest.mark.req("URS-SEC-005")
 def test_the_shipped_default_meets_owasp_and_owasps_settings_are_all_accepted():
     assert argon2_problems(Config.ARGON2_TIME_COST, Config.ARGON2_MEMORY_COST, Config.ARGON2_PARALLELISM) == []
     production().check()
@@ -48,7 +48,7 @@ def test_the_shipped_default_meets_owasp_and_owasps_settings_are_all_accepted():
     production(time_cost=8, memory_cost=7168, parallelism=1).check()  # more passes than the table lists
 
 
-@pytest.mark.req("URS-SEC-004")
+@pytest.mark.req("URS-SEC-004", "URS-SEC-005")
 @pytest.mark.parametrize(("time_cost", "memory_cost", "parallelism"), [
     (1, 47103, 1), (2, 19455, 1), (3, 12287, 1), (4, 9215, 1), (5, 7167, 1), (9, 7167, 1),
     (TestConfig.ARGON2_TIME_COST, TestConfig.ARGON2_MEMORY_COST, 1), (0, 65536, 1), (2, 19456, 0),
@@ -59,6 +59,7 @@ def test_production_refuses_to_start_with_weaker_hashing_than_owasps_minimum(tim
         create_app(config)
 
 
+@pytest.mark.req("URS-SEC-005")
 @pytest.mark.parametrize(("time_cost", "memory_cost", "parallelism"), [(0, 1024, 1), (1, 1024, 0), (1, 15, 2)])
 def test_impossible_argon2_parameters_are_refused_in_every_environment(keep_hasher, time_cost, memory_cost,
                                                                        parallelism):  # fmt: skip
@@ -66,6 +67,7 @@ def test_impossible_argon2_parameters_are_refused_in_every_environment(keep_hash
         passwords.configure(time_cost, memory_cost, parallelism)
 
 
+@pytest.mark.req("URS-SEC-005")
 def test_all_three_configured_parameters_make_new_hashes(keep_hasher, make_app):
     make_app(ARGON2_TIME_COST=2, ARGON2_MEMORY_COST=2048, ARGON2_PARALLELISM=2)
     made = extract_parameters(passwords.hash_password(PASSWORD))
@@ -84,7 +86,7 @@ def _rehash_events(db, user):  # type: ignore[no-untyped-def]
                                                AuditEvent.entity_id == str(user.id))).all()  # fmt: skip
 
 
-@pytest.mark.req("URS-AUD-001", "URS-ACC-011")
+@pytest.mark.req("URS-SEC-005", "URS-AUD-001", "URS-ACC-011")
 def test_a_hash_with_other_parameters_works_and_is_rehashed_at_the_next_login(db, make_user, client):
     user = make_user("operator")
     old_hash = _with_old_hash(db, user)
@@ -108,6 +110,7 @@ def test_a_hash_with_other_parameters_works_and_is_rehashed_at_the_next_login(db
     assert len(_rehash_events(db, user)) == 1
 
 
+@pytest.mark.req("URS-SEC-005")
 def test_a_wrong_password_rehashes_nothing(db, make_user):
     user = make_user("operator")
     old_hash = _with_old_hash(db, user)

@@ -54,6 +54,7 @@ def _page(app, client, lot, step) -> Reads:  # type: ignore[no-untyped-def]
     return seen
 
 
+@pytest.mark.req("URS-PRF-001")
 def test_a_step_page_reads_the_same_whatever_was_recorded_in_the_rest_of_the_lot(
     app, db, floor, login, autopilot_factory
 ):  # fmt: skip
@@ -73,6 +74,7 @@ def test_a_step_page_reads_the_same_whatever_was_recorded_in_the_rest_of_the_lot
     assert own.entries == len(recorded.entries)  # its own entries only
 
 
+@pytest.mark.req("URS-PRF-001")
 def test_the_worklist_reads_the_same_for_one_lot_or_three(app, db, floor, login):
     client = login(floor.op1)
     with reads(app) as one:
