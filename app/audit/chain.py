@@ -53,18 +53,38 @@ def chain_head(connection: Connection) -> tuple[int, str]:
     return (row.id, row.hash) if row else (0, GENESIS_HASH)
 
 
+#: connection.info key of the chain head this connection's open transaction appended last.
+_HEAD = "cellbatch.audit_head"
+
+
+def _transaction_of(connection: Connection) -> tuple[Any, Any]:
+    """The transaction and savepoint now open: the cached head is valid only within both (a
+    rolled-back savepoint took its events with it)."""
+    return connection.get_transaction(), connection.get_nested_transaction()
+
+
 def append_events(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Give each row the next id and its chained hash, then insert them in one statement."""
+    """Give each row the next id and its chained hash, then insert them in one statement.
+
+    The first append of a transaction takes the chain's lock and reads the head; later appends
+    in the same transaction (an action writes several events) reuse the head it left: the lock,
+    held until the transaction ends, means nobody else appended meanwhile."""
     if not rows:
         return []
-    lock_chain(connection)
-    last_id, prev_hash = chain_head(connection)
+    transaction = _transaction_of(connection)
+    cached = connection.info.get(_HEAD)
+    if cached is not None and cached[0] == transaction:
+        last_id, prev_hash = cached[1], cached[2]
+    else:
+        lock_chain(connection)
+        last_id, prev_hash = chain_head(connection)
     for row in rows:
         last_id += 1
         row["id"] = last_id
         row["prev_hash"] = prev_hash
         row["hash"] = prev_hash = event_hash(prev_hash, row)
     connection.execute(insert(_table), rows)
+    connection.info[_HEAD] = (transaction, last_id, prev_hash)
     return [row["id"] for row in rows]
 
 
