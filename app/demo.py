@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -94,8 +95,11 @@ def _run(session: Session, pilot: Autopilot, plan: list[DemoLot], people: dict, 
             demo = waiting.pop(0)
             clock(start_at)
             version = effective_version(session, TemplateVersion, demo.code)
-            demo.lot = start_lot(session, people["sup.sam"], version, f"WCB-{demo.code[:5]}-0007 vial {len(started) + 3}",
-                                 "{product}-{yyyy}-{seq:04d}")  # fmt: skip
+            material = f"WCB-{demo.code[:5]}-0007 vial {len(started) + 3}"
+            # The site's own lot numbering and ISBT 128 FIN, as a supervisor's start would use.
+            config = current_app.config
+            demo.lot = start_lot(session, people["sup.sam"], version, material, config["LOT_NUMBER_PATTERN"],
+                                 config["ISBT128_FIN"])  # fmt: skip
             started.append(demo)
         elif step is not None:
             _moment, demo, record = step
