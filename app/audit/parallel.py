@@ -10,10 +10,12 @@ must hold every id up to its last (the last range ends on the newest event). The
 that is not intact, in order, gives the report: the same event, problem, count and head as
 verify_chain, which stays the one-process path (jobs = 1, short chains, SQLite).
 
-Every process reads one state of the database: the coordinator exports its PostgreSQL snapshot
-(pg_export_snapshot) and each task imports it, so an append or an edit committed meanwhile is
-seen by none of them, as one statement of verify_chain would not see it. Memory stays bounded:
-every task streams its rows, and only reports and mismatches come back.
+Every process reads one state of the database, so an append or an edit committed meanwhile is
+seen by none of them, as one statement of verify_chain would not see it: on PostgreSQL the
+coordinator exports its snapshot (pg_export_snapshot) and each task imports it; on SQLite the
+coordinator's transaction holds the write lock (the app's engine begins with BEGIN IMMEDIATE),
+so nothing commits until it ends, while the workers read beside it (readers never wait for
+it). Memory stays bounded: every task streams its rows, and only reports and mismatches come back.
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ from sqlalchemy.pool import NullPool
 from app.audit.chain import GENESIS_HASH, ChainReport, iter_events, verify_chain, verify_rows
 from app.audit.models import AuditEvent
 
-#: Below this many events one process is done before the others have started (each imports the
-#: app, about a second).
-MIN_PARALLEL_EVENTS = 200_000
+#: Below this many events one process is about as fast: each worker first imports the app (about
+#: as long as verifying 50,000 events), and the chain alone breaks even near 150,000 (benchmarks/README.md).
+MIN_PARALLEL_EVENTS = 100_000
 #: Ranges per process: smaller ranges even out when the processes finish.
 RANGES_PER_JOB = 8
-#: Engines verified in several processes (see benchmarks/README.md for SQLite).
-PARALLEL_DIALECTS = ("postgresql",)
+#: Engines verified in several processes (both measured faster so: benchmarks/README.md).
+PARALLEL_DIALECTS = ("postgresql", "sqlite")
 _table = AuditEvent.__table__
 _SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 #: The engine of a worker process, made once by _start_worker (a connection per task).
@@ -107,6 +109,11 @@ def _bounds(connection: Connection) -> tuple[str | None, int | None, int | None]
     return tuple(connection.execute(select(func.pg_export_snapshot(), *ids)).one())  # type: ignore[return-value]
 
 
+def _shared(connection: Connection) -> bool:
+    """Whether other processes can open this database (an in-memory SQLite one they cannot)."""
+    return connection.dialect.name != "sqlite" or connection.engine.url.database not in (None, "", ":memory:")
+
+
 def _start_worker(url: str, modules: tuple[str, ...]) -> None:
     global _worker_engine
     for name in modules:
@@ -131,9 +138,10 @@ class TrailVerifier:
     """`flask audit verify`'s work in `jobs` processes: the chain, then checks of the records.
 
     Use as a context manager, on a connection that stays open (and in its transaction) until
-    the end: the processes read the snapshot it exports. One process (the functions themselves,
-    on this connection) for jobs = 1, an engine not in PARALLEL_DIALECTS, fewer than min_events
-    events (default MIN_PARALLEL_EVENTS), an empty trail or one whose first event is not 1.
+    the end: the processes read the state it holds. One process (the functions themselves, on
+    this connection) for jobs = 1, an engine not in PARALLEL_DIALECTS, an in-memory database,
+    fewer than min_events events (default MIN_PARALLEL_EVENTS), an empty trail or one whose first
+    event is not 1.
     """
 
     def __init__(self, connection: Connection, jobs: int, ranges: int | None = None,
@@ -142,7 +150,7 @@ class TrailVerifier:
         self.snapshot: str | None = None
         self.chain_ranges: list[tuple[int, int]] = []
         self._pool: ProcessPoolExecutor | None = None
-        if jobs > 1 and connection.dialect.name in PARALLEL_DIALECTS:
+        if jobs > 1 and connection.dialect.name in PARALLEL_DIALECTS and _shared(connection):
             self.snapshot, first_id, last_id = _bounds(connection)
             least = MIN_PARALLEL_EVENTS if min_events is None else min_events
             if first_id == 1 and last_id is not None and last_id >= least:

@@ -5,8 +5,8 @@ The trail is split into contiguous id ranges, each verified on its own and stitc
 the first or last event of a range, a gap or a forged link at a boundary) and must give exactly
 verify_chain's report: the same event, problem, count and head. Three ways are compared on the
 suite's engine: verify_chain, the ranges verified one after another in this process and
-stitched, and verify_chain_parallel with two worker processes (on SQLite it is verify_chain).
-The trail is committed, in a database of its own: the worker processes must see it.
+stitched, and verify_chain_parallel with two worker processes. The trail is committed, in a
+database of its own: the worker processes must see it.
 """
 
 from __future__ import annotations
