@@ -7,7 +7,8 @@ Appends go through app.audit.chain.append_events exactly as the capture listener
   - concurrent: 4 threads appending single events at once (the lock serializes them; the chain
     must come out unforked, which is checked).
 On SQLite the verify throughput is also measured here (PostgreSQL's is measured on the scale
-database): verify_chain against a bare sqlite3 cursor doing the same canonical JSON + SHA-256.
+database): verify_chain (one process) and verify_chain_parallel (one process per CPU, as `flask
+audit verify` runs it) against a bare sqlite3 cursor doing the same canonical JSON + SHA-256.
 
 Run: python -m benchmarks.audit_append --out FILE [--size small|full]
 """
@@ -144,6 +145,7 @@ def sqlite_floor(path: str) -> dict[str, Any]:
 
     from app.audit.chain import HASHED_FIELDS as names  # the exact fields the chain hashes
     from app.common.timeutil import format_utc
+
     dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     start = time.perf_counter()
     prev, count, ok = "0" * 64, 0, True
@@ -171,6 +173,14 @@ def sqlite_floor(path: str) -> dict[str, Any]:
     }
 
 
+def _probe(module: str, *args: str) -> dict[str, Any]:
+    """Run a verify probe in a process of its own (its peak RSS is the verification's); its JSON line."""
+    done = subprocess.run(  # noqa: S603 - fixed arguments, bench only
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {"error": done.stderr[-1500:]}
+
+
 def run(size: str) -> dict[str, Any]:
     seconds = SECONDS[size]
     result: dict[str, Any] = {"seconds_per_mode": seconds}
@@ -189,35 +199,17 @@ def run(size: str) -> dict[str, Any]:
         events = SQLITE_VERIFY_EVENTS[size]
         log(f"audit verify on SQLite: filling {events} events")
         fill_s = fill_sqlite(f"sqlite:///{verify_path}", events)
-        probe = subprocess.run(  # noqa: S603 - fixed arguments, bench only
-            [sys.executable, "-m", "benchmarks.verify_probe", "chain", f"sqlite:///{verify_path}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        chain = (
-            json.loads(probe.stdout.strip().splitlines()[-1])
-            if probe.returncode == 0
-            else {"error": probe.stderr[-1500:]}
-        )
-        floor_probe = subprocess.run(  # noqa: S603 - fixed arguments, bench only
-            [sys.executable, "-m", "benchmarks.audit_append", "--sqlite-floor", verify_path],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        floor = (
-            json.loads(floor_probe.stdout.strip().splitlines()[-1])
-            if floor_probe.returncode == 0
-            else {"error": floor_probe.stderr[-1500:]}
-        )
+        chain = _probe("benchmarks.verify_probe", "chain", f"sqlite:///{verify_path}")
+        parallel = _probe("benchmarks.verify_probe", "parallel", f"sqlite:///{verify_path}")
+        floor = _probe("benchmarks.audit_append", "--sqlite-floor", verify_path)
         result["sqlite_verify"] = {
             "fill_seconds": round(fill_s, 1),
             "chain": chain,
             "floor": floor,
             "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s")),
+            "parallel": parallel,
+            "parallel_vs_floor": ratio(parallel.get("events_per_s"), floor.get("events_per_s")),
+            "parallel_vs_chain": ratio(parallel.get("events_per_s"), chain.get("events_per_s")),
         }
     return result
 

@@ -185,22 +185,39 @@ def _targets(s: dict[str, Any]) -> list[str]:
         for key, sc in scale["scales"].items():
             v = sc["verify"]
             add(
-                f"Verify chain, PostgreSQL, {key} ({_fmt(_get(v, 'chain', 'events'))} events)",
+                f"Verify chain, PostgreSQL, {key} ({_fmt(_get(v, 'chain', 'events'))} events), one process",
                 _fmt(_get(v, "chain", "events_per_s"), " ev/s"),
                 _fmt(_get(v, "floor", "events_per_s"), " ev/s"),
                 _fmt(v.get("chain_vs_floor"), "×"),
                 "≥ 0.7× floor",
                 _cmp(v.get("chain_vs_floor"), ">=", 0.7),
             )
+            if _get(v, "parallel", "processes_used"):
+                add(
+                    f"Verify chain, PostgreSQL, {key}, {_get(v, 'parallel', 'jobs')} processes (`flask audit verify`)",
+                    _fmt(_get(v, "parallel", "events_per_s"), " ev/s"),
+                    _fmt(_get(v, "floor", "events_per_s"), " ev/s"),
+                    _fmt(v.get("parallel_vs_floor"), "×"),
+                    "(reported)",
+                    None,
+                )
         last_key = list(scale["scales"])[-1]
         last = scale["scales"][last_key]
-        events = _get(last, "verify", "chain", "events") or 0
-        seconds = _get(last, "verify", "chain", "seconds")
-        rate = _get(last, "verify", "chain", "events_per_s")
+        # The time `flask audit verify` takes: its processes where it used them, else its one process.
+        used = "parallel" if _get(last, "verify", "parallel", "processes_used") else "chain"
+        events = _get(last, "verify", used, "events") or 0
+        seconds = _get(last, "verify", used, "seconds")
+        rate = _get(last, "verify", used, "events_per_s")
+        how = f"{_get(last, 'verify', 'parallel', 'jobs')} processes" if used == "parallel" else "one process"
         if events >= 5_000_000:
             add(
-                f"Verify chain of {_fmt(events)} events: time "
-                f"(peak RSS {_fmt(_get(last, 'verify', 'chain', 'peak_rss_mib'), ' MiB')})",
+                f"Verify chain of {_fmt(events)} events, {how}: time "
+                f"(peak RSS {_fmt(_get(last, 'verify', used, 'peak_rss_mib'), ' MiB')}"
+                + (
+                    f", each worker ≤ {_fmt(_get(last, 'verify', used, 'worker_peak_rss_mib'), ' MiB')})"
+                    if used == "parallel"
+                    else ")"
+                ),
                 _fmt(seconds, " s"),
                 _fmt(_get(last, "verify", "floor", "seconds"), " s"),
                 "—",
@@ -209,7 +226,7 @@ def _targets(s: dict[str, Any]) -> list[str]:
             )
         elif rate:
             add(
-                f"Verify chain of 5,000,000 events (EXTRAPOLATED from {_fmt(events)} at {_fmt(rate)} ev/s)",
+                f"Verify chain of 5,000,000 events, {how} (EXTRAPOLATED from {_fmt(events)} at {_fmt(rate)} ev/s)",
                 _fmt(5_000_000 / rate, " s"),
                 "—",
                 "—",
@@ -328,6 +345,19 @@ def _docs_section(docs: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _sqlite_parallel(sv: dict[str, Any]) -> str:
+    par = sv.get("parallel") or {}
+    if not par.get("processes_used"):
+        return f"(`verify_chain_parallel` keeps one process below {_fmt(par.get('min_parallel_events'))} events.)"
+    return (
+        f"In {_fmt(par.get('jobs'))} processes (verify_chain_parallel, as `flask audit verify` runs it): "
+        f"{_fmt(par.get('events_per_s'))} ev/s, {_fmt(par.get('seconds'), ' s')} "
+        f"({_fmt(sv.get('parallel_vs_chain'), '×')} one process, {_fmt(sv.get('parallel_vs_floor'), '×')} floor); "
+        f"peak RSS {_fmt(par.get('peak_rss_mib'), ' MiB')}, "
+        f"each worker ≤ {_fmt(par.get('worker_peak_rss_mib'), ' MiB')}."
+    )
+
+
 def _audit_section(audit: dict[str, Any], scale: dict[str, Any]) -> list[str]:
     out = ["## Audit trail", ""]
     if (line := _status_line(audit)) is None:
@@ -349,34 +379,46 @@ def _audit_section(audit: dict[str, Any], scale: dict[str, Any]) -> list[str]:
             f"SQLite verify of {_fmt(_get(sv, 'chain', 'events'))} events: verify_chain "
             f"{_fmt(_get(sv, 'chain', 'events_per_s'))} ev/s vs bare sqlite3 "
             f"{_fmt(_get(sv, 'floor', 'events_per_s'))} ev/s "
-            f"({_fmt(sv.get('chain_vs_floor'), '×')}); peak RSS {_fmt(_get(sv, 'chain', 'peak_rss_mib'), ' MiB')}.",
+            f"({_fmt(sv.get('chain_vs_floor'), '×')}); peak RSS {_fmt(_get(sv, 'chain', 'peak_rss_mib'), ' MiB')}. "
+            + _sqlite_parallel(sv),
             "",
         ]
     else:
         out += [f"Appends not measured: {line}", ""]
     if _status_line(scale) is None:
         out += [
-            "PostgreSQL verify on the scale database (each in its own process; peak RSS of that process):",
+            "PostgreSQL verify on the scale database (each in its own process; peak RSS of that process, and for "
+            "the parallel verifier of its largest worker process). One process: `verify_chain` (`--jobs 1`); "
+            "parallel: `verify_chain_parallel`, contiguous id ranges verified in worker processes on one "
+            "exported snapshot and stitched, as `flask audit verify` runs it by default (one process below "
+            f"{_fmt(_get(scale, 'scales', list(scale['scales'])[-1], 'verify', 'parallel', 'min_parallel_events'))} "
+            "events).",
             "",
-            "| Scale | events | floor ev/s | verify_chain ev/s | ratio | verify_chain s | peak RSS "
+            "| Scale | events | floor ev/s | one process ev/s | ratio | s | peak RSS "
+            "| parallel: jobs | ev/s | ratio to floor | s | peak RSS (main / worker) "
             "| `flask audit verify` (all checks) |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for key, sc in scale["scales"].items():
             v = sc["verify"]
+            par = v.get("parallel") or {}
             cli = v.get("flask_audit_verify", {})
             if "seconds" in cli:
                 cli_text = (
                     f"{_fmt(cli['seconds'], ' s')}, exit {cli.get('exit_code')}, "
-                    f"{_fmt(cli.get('peak_rss_mib'), ' MiB')}"
+                    f"{_fmt(cli.get('peak_rss_mib'), ' MiB')}, --jobs {_fmt(cli.get('jobs'))}"
                 )
             else:
                 cli_text = str(cli["error"])[:80] if cli else "chain only at this size (`BENCH_FULL_VERIFY=1` for all)"
+            jobs = f"{_fmt(par.get('jobs'))}" + ("" if par.get("processes_used") else " (one process used)")
             out.append(
                 f"| {key} | {_fmt(_get(v, 'chain', 'events'))} | {_fmt(_get(v, 'floor', 'events_per_s'))} | "
                 f"{_fmt(_get(v, 'chain', 'events_per_s'))} | {_fmt(v.get('chain_vs_floor'), '×')} | "
                 f"{_fmt(_get(v, 'chain', 'seconds'), ' s')} | "
-                f"{_fmt(_get(v, 'chain', 'peak_rss_mib'), ' MiB')} | {cli_text} |"
+                f"{_fmt(_get(v, 'chain', 'peak_rss_mib'), ' MiB')} | {jobs} | {_fmt(par.get('events_per_s'))} | "
+                f"{_fmt(v.get('parallel_vs_floor'), '×')} | {_fmt(par.get('seconds'), ' s')} | "
+                f"{_fmt(par.get('peak_rss_mib'), ' MiB')} / {_fmt(par.get('worker_peak_rss_mib'), ' MiB')} | "
+                f"{cli_text} |"
             )
         out.append("")
     return out

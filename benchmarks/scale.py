@@ -5,7 +5,8 @@ At each scale (1x = a year, 10x = the decade; `small` uses 0.02x and 0.2x) it me
     the audit trail filtered by lot: p50/p95 over requests for lots spread over the whole range;
   - the SQL each of those pages ran, with EXPLAIN (ANALYZE, BUFFERS) of each statement and
     whether any big table was read by a sequential scan;
-  - `verify_chain` against the floor (bare psycopg + the same canonical JSON + SHA-256), each in
+  - `verify_chain` (one process) and `verify_chain_parallel` (one process per CPU, as `flask audit
+    verify` runs it) against the floor (bare psycopg + the same canonical JSON + SHA-256), each in
     its own process for its peak memory, and the whole `flask audit verify` command.
 
 Run: python -m benchmarks.scale --out FILE [--size small|full]
@@ -230,9 +231,9 @@ def explain_pages(app: Any, lot: tuple[int, str]) -> dict[str, Any]:
 # --- verify -------------------------------------------------------------------------------
 
 
-def _probe(mode: str, url: str) -> dict[str, Any]:
+def _probe(mode: str, url: str, *args: str) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - fixed arguments, bench only
-        [sys.executable, "-m", "benchmarks.verify_probe", mode, url],
+        [sys.executable, "-m", "benchmarks.verify_probe", mode, url, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -270,12 +271,18 @@ def cli_verify(url: str) -> dict[str, Any]:
 
 
 def measure_verify(url: str, full_cli: bool = True) -> dict[str, Any]:
-    """The floor before and after verify_chain (the faster one counts: the first reader of a freshly
-    loaded database also pays for PostgreSQL writing it back), then the whole command."""
+    """The floor before and after the verifiers (the faster one counts: the first reader of a freshly
+    loaded database also pays for PostgreSQL writing it back): verify_chain in one process, then
+    verify_chain_parallel with one process per CPU; then the whole command (its default jobs)."""
+    from app.audit.parallel import default_jobs
+
+    jobs = default_jobs()
     log("verify: floor")
     floors = [_probe("floor", url)]
-    log("verify: verify_chain")
+    log("verify: verify_chain (one process)")
     chain = _probe("chain", url)
+    log(f"verify: verify_chain_parallel ({jobs} processes)")
+    parallel = _probe("parallel", url, str(jobs))
     log("verify: floor again")
     floors.append(_probe("floor", url))
     floor = min((f for f in floors if "seconds" in f), key=lambda f: f["seconds"], default=floors[0])
@@ -284,10 +291,13 @@ def measure_verify(url: str, full_cli: bool = True) -> dict[str, Any]:
         "floor_runs_events_per_s": [f.get("events_per_s") for f in floors],
         "chain": chain,
         "chain_vs_floor": ratio(chain.get("events_per_s"), floor.get("events_per_s")),
+        "parallel": parallel,
+        "parallel_vs_floor": ratio(parallel.get("events_per_s"), floor.get("events_per_s")),
+        "parallel_vs_chain": ratio(parallel.get("events_per_s"), chain.get("events_per_s")),
     }
     if full_cli:
-        log("verify: flask audit verify (chain + records + signatures)")
-        result["flask_audit_verify"] = cli_verify(url)
+        log(f"verify: flask audit verify (chain + records + signatures, --jobs {jobs})")
+        result["flask_audit_verify"] = {**cli_verify(url), "jobs": jobs}
     return result
 
 
