@@ -85,6 +85,10 @@ class Config:
     ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2)
     ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19456)  # KiB
     ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1)
+    # A signature's re-entered password is checked against a keyed digest, held only in the
+    # worker's memory, of the password proved by argon2id earlier in the same login session
+    # (app/auth/password_memory.py says why that is as safe); 0: argon2id at every signature.
+    SIGNING_PASSWORD_MEMORY = bool(_env_int("SIGNING_PASSWORD_MEMORY", 1))
     #: How many reverse proxies (nginx, a load balancer) stand in front of the app. Behind one, the
     #: client address of audit events, signatures and the login rate limit is the proxy's unless
     #: its X-Forwarded-For is trusted; trusting more hops than exist lets a client forge it. 0: none.

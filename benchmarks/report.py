@@ -97,6 +97,8 @@ def _targets(s: dict[str, Any]) -> list[str]:
         rows.append(f"| {name} | {value} | {floor} | {ratio_} | {target} | {_met(ok)} |")
 
     for group, label in (("production", f"argon2 {_argon2_params(step, 'production')}"),
+                         ("production_every_signature",
+                          f"argon2 {_argon2_params(step, 'production')} at every signature, before"),
                          ("cheap", f"argon2 {_argon2_params(step, 'cheap')}, diagnostic")):  # fmt: skip
         level = _get(step, group, "10")
         floor = _get(step, "floor", "10")
@@ -263,7 +265,10 @@ def _step_section(step: dict[str, Any]) -> list[str]:
         f"{step['duration_s']:g} s per level, the first {step['warmup_s']:g} s not counted. "
         "Each operator: GET step page "
         "→ POST values + signature (`action=complete`); critical steps: the verifier's GET → POST verify; "
-        "a new lot (GET form → POST → GET lot page) when one is done. One argon2 password check costs here: "
+        "a new lot (GET form → POST → GET lot page) when one is done. Every signature re-enters the password; "
+        "the server checks it by argon2id once per login session and worker, then against the session's "
+        "memory of it (`app/auth/password_memory.py`), except in the run marked 'at every signature'. "
+        "One argon2 password check costs here: "
         + "; ".join(f"{k} ({v['params']}) p50 {_ms(v.get('p50_ms'))}" for k, v in argon.items())
         + ".",
         "",
@@ -276,6 +281,7 @@ def _step_section(step: dict[str, Any]) -> list[str]:
         ("floor", "floor: bare Flask + SQLAlchemy INSERT"),
         ("production", f"cellbatch, argon2 production ({_argon2_params(step, 'production')})"),
         ("production_paced", f"cellbatch, argon2 production, {step.get('think_s', 1):g} s mean think time"),
+        ("production_every_signature", "cellbatch, argon2 production at every signature (no session memory)"),
         ("cheap", f"cellbatch, argon2 cheap ({_argon2_params(step, 'cheap')}, diagnostic)"),
     ):
         for n in map(str, step.get("levels", [])):
@@ -289,7 +295,7 @@ def _step_section(step: dict[str, Any]) -> list[str]:
                 f"{lv['errors']} | {_fmt(lv.get('signed_steps_per_s')) if group != 'floor' else '—'} |"
             )
     out += ["", "Per request kind at 10 operators (p50 / p95):", ""]
-    for group in ("production", "production_paced", "cheap"):
+    for group in ("production", "production_paced", "production_every_signature", "cheap"):
         kinds = _get(step, group, "10", "by_kind") or {}
         out.append(
             f"- {group}: "
@@ -301,7 +307,7 @@ def _step_section(step: dict[str, Any]) -> list[str]:
         out += ["", f"SQL statements per request (one operator's loop served in-process; median, min–max): {per_kind}"]
     examples = {
         e
-        for g in ("production", "cheap")
+        for g in ("production", "production_every_signature", "cheap")
         for n in map(str, step.get("levels", []))
         for e in (_get(step, g, n, "error_examples") or [])
     }

@@ -6,9 +6,11 @@ in, then loops over its own lot: GET the step page -> POST the values with actio
 (save and sign, password re-entered: the real ceremony) and, for a critical step, the
 verifier's GET -> POST verify. Latencies are measured by the client, per request.
 
-Groups: "production" (accounts and server at config.py's argon2id setting: closed loop, then paced
-like people), "cheap" (the test suite's argon2id, a diagnostic of what the application costs apart
-from the password check). Each group has its own server configured like its accounts: a server
+Groups: "production" (accounts and server at config.py's argon2id setting and its session memory
+of the signing password: closed loop, then paced like people), "production_every_signature" (the
+same with the memory switched off: argon2id at every signature, as before issue #10's fix),
+"cheap" (the test suite's argon2id, a diagnostic of what the application costs apart from the
+password check). Each group has its own server configured like its accounts: a server
 rehashes, at login, a hash made with other parameters than its own. Last, the same operator loop
 runs in this process once, to count the SQL statements of each kind of request.
 
@@ -40,6 +42,15 @@ LEVELS = tuple(int(n) for n in os.environ.get("BENCH_LEVELS", "1,10,40").split("
 DURATION = {"full": 25.0, "small": 8.0}
 WARMUP = {"full": 4.0, "small": 2.0}
 GROUPS = ("production", "cheap")
+#: The servers measured: (result key, accounts' group, extra environment, operator levels). The
+#: second is the production setting with argon2id at every signature instead of the session's
+#: memory of the password (app/auth/password_memory.py), at 10 operators: its before/after.
+RUNS = (
+    ("production", "production", {}, LEVELS),
+    ("production_every_signature", "production", {"CELLBATCH_SIGNING_PASSWORD_MEMORY": "0"},
+     tuple(n for n in LEVELS if n == 10) or LEVELS[-1:]),
+    ("cheap", "cheap", {}, LEVELS),
+)  # fmt: skip
 #: The paced run: each operator waits this long on average (exponential) after every response.
 THINK_S = 1.0
 PACED_LEVELS = (10, 40)
@@ -408,22 +419,22 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
 
         with mock.patch.dict(s.HASHERS, hashers()):
             plan = seed(app, max(LEVELS))
-        for group in GROUPS:
-            with Server("benchmarks.wsgi:app", server_env(url, group)) as server:
-                operators = [Operator(server.port, a, plan) for a in plan["groups"][group]]
-                log(f"step entry ({group} argon2): logging in {len(operators)} operator pairs")
+        for key, group, extra_env, levels in RUNS:
+            with Server("benchmarks.wsgi:app", {**server_env(url, group), **extra_env}) as server:
+                operators = [Operator(server.port, a, plan) for a in plan["groups"][group][: max(levels)]]
+                log(f"step entry ({key}): logging in {len(operators)} operator pairs")
                 threads = [threading.Thread(target=o.login) for o in operators]
                 for t in threads:
                     t.start()
                 for t in threads:
                     t.join()
-                result[group] = {}
-                for n in LEVELS:
-                    log(f"step entry ({group} argon2), {n} operators")
+                result[key] = {}
+                for n in levels:
+                    log(f"step entry ({key}), {n} operators")
                     level = load_level([o.run for o in operators[:n]], duration, warmup)
                     level["rps_vs_floor"] = ratio(level["rps"], result["floor"][str(n)]["rps"])
-                    result[group][str(n)] = level
-                if group == "production":  # operators who take time to read and type, as people do
+                    result[key][str(n)] = level
+                if key == "production":  # operators who take time to read and type, as people do
                     for o in operators:
                         o.think = THINK_S
                     result["production_paced"] = {}

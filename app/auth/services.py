@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.audit import capture as audit
 from app.audit.capture import Actor
 from app.audit.models import AuditEvent
+from app.auth import password_memory
 from app.auth import roles as R
 from app.auth.models import User, new_session_token
 from app.auth.passwords import (
@@ -68,6 +69,7 @@ def login(session: Session, username: str, password: str, ip: str, policy: Accou
         audit.record(session, "auth.login", Actor.of(user), entity=user, ip=ip)
     if needs_rehash(user.password_hash):
         _rehash(session, user, password)
+    password_memory.remember(user, password, policy)
     return user
 
 

@@ -13,7 +13,7 @@ from app.audit import capture as audit
 from app.audit.capture import Actor
 from app.audit.models import AuditEvent
 from app.auth.models import User
-from app.auth.passwords import verify_password
+from app.auth.password_memory import check_signing_password
 from app.auth.policy import AccountPolicy
 from app.auth.roles import NON_SIGNING_ROLES
 from app.auth.services import count_failed_password
@@ -144,10 +144,11 @@ def _check_credentials(
         raise _refused(signer, entity, meaning,
                        "Enter your own username and password: nobody signs for anyone else.",
                        status=401)  # fmt: skip
-    if not verify_password(signer.password_hash, credentials.password):
+    policy = AccountPolicy.current()
+    if not check_signing_password(signer, credentials.password, policy):
         exc = _refused(signer, entity, meaning, "The password is wrong; nothing was signed.",
                        status=401)  # fmt: skip
-        user_id, policy, ip = signer.id, AccountPolicy.current(), credentials.ip
+        user_id, ip = signer.id, credentials.ip
         exc.after_rollback.append(
             lambda s: count_failed_password(s, s.get(User, user_id), ip, "wrong password", policy)
         )
