@@ -139,12 +139,12 @@ def fill_sqlite(url: str, events: int) -> float:
 def sqlite_floor(path: str) -> dict[str, Any]:
     """Bare sqlite3: the same canonical JSON and SHA-256 chain, no ORM, no Core."""
     import hashlib
-    import resource
     import sqlite3
     from datetime import datetime
 
     from app.audit.chain import HASHED_FIELDS as names  # the exact fields the chain hashes
     from app.common.timeutil import format_utc
+    from benchmarks.verify_probe import peak_mib
 
     dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
     start = time.perf_counter()
@@ -169,7 +169,7 @@ def sqlite_floor(path: str) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "ok": ok,
         "events_per_s": round(count / seconds),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_mib(),
     }
 
 

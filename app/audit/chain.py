@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
+from hashlib import sha256
 from operator import itemgetter
 from typing import Any
 
@@ -25,9 +26,20 @@ HASHED_FIELDS = (
 )  # fmt: skip
 
 
-#: json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False), with the encoder
-#: built once: json.dumps builds a new one on every call with these options (verify hashes millions).
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: The C encoder that _encoder.encode(payload) builds anew on every call (with a closure and a
+#: cycle-check dict), built once: a third of the JSON time when verify hashes millions of events.
+#: No cycle check (markers None): a payload is one flat dict of scalars. Same bytes as encode().
+_encode_chunks = json.encoder.c_make_encoder(
+    None, _encoder.default, json.encoder.encode_basestring, None, ":", ",", True, False, True
+)
+
+
+def _canonical(payload: dict[str, Any]) -> str:
+    """json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)."""
+    return "".join(_encode_chunks(payload, 0))
+
+
 #: Columns read to verify an event: the hashed fields, then the stored link and hash.
 _STORED = (*HASHED_FIELDS, "prev_hash", "hash")
 
@@ -142,7 +154,7 @@ def verify_rows(rows: Iterable[Any], first_id: int = 1, prev_hash: str = GENESIS
             return ChainReport(count, prev_hash, event_id, "link to previous event broken")
         payload = dict(zip(HASHED_FIELDS, hashed(row), strict=True))
         payload["occurred_at"] = format_utc(occurred_at)
-        if sha256_hex(prev_hash + _canonical(payload)) != digest:
+        if sha256((prev_hash + _canonical(payload)).encode()).hexdigest() != digest:  # sha256_hex without its call
             return ChainReport(count, prev_hash, event_id, "content does not match its hash")
         prev_hash = digest
         expected_id += 1
