@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from hashlib import sha256
 from operator import itemgetter
 from typing import Any
 
@@ -154,7 +153,7 @@ def verify_rows(rows: Iterable[Any], first_id: int = 1, prev_hash: str = GENESIS
             return ChainReport(count, prev_hash, event_id, "link to previous event broken")
         payload = dict(zip(HASHED_FIELDS, hashed(row), strict=True))
         payload["occurred_at"] = format_utc(occurred_at)
-        if sha256((prev_hash + _canonical(payload)).encode()).hexdigest() != digest:  # sha256_hex without its call
+        if sha256_hex(prev_hash + _canonical(payload)) != digest:
             return ChainReport(count, prev_hash, event_id, "content does not match its hash")
         prev_hash = digest
         expected_id += 1

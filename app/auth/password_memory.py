@@ -48,16 +48,20 @@ def _key(user: User) -> tuple[int, str, str]:
     return user.id, user.session_token, user.password_hash
 
 
+def _keep(key: tuple[int, str, str], digest: bytes, policy: AccountPolicy) -> None:
+    """Store or renew an entry for the idle timeout from now, most recently used last (under _lock)."""
+    _entries[key] = (digest, utcnow() + timedelta(minutes=policy.password_memory_minutes))
+    _entries.move_to_end(key)
+    while len(_entries) > CAPACITY:
+        _entries.popitem(last=False)
+
+
 def remember(user: User, password: str, policy: AccountPolicy) -> None:
     """Remember a password just verified with argon2id for the rest of this login session."""
     if not policy.password_memory_minutes:
         return
-    key, expires = _key(user), utcnow() + timedelta(minutes=policy.password_memory_minutes)
     with _lock:
-        _entries[key] = (_digest(password), expires)
-        _entries.move_to_end(key)
-        while len(_entries) > CAPACITY:
-            _entries.popitem(last=False)
+        _keep(_key(user), _digest(password), policy)
 
 
 def _recall(user: User, password: str, policy: AccountPolicy) -> bool | None:
@@ -65,16 +69,15 @@ def _recall(user: User, password: str, policy: AccountPolicy) -> bool | None:
     match), None when it is not (first signature in this process, expired, or switched off)."""
     if not policy.password_memory_minutes:
         return None
-    key, now = _key(user), utcnow()
+    key = _key(user)
     with _lock:
         entry = _entries.get(key)
-        if entry is None or entry[1] <= now:
+        if entry is None or entry[1] <= utcnow():
             _entries.pop(key, None)
             return None
         if not hmac.compare_digest(entry[0], _digest(password)):
             return False
-        _entries[key] = (entry[0], now + timedelta(minutes=policy.password_memory_minutes))
-        _entries.move_to_end(key)
+        _keep(key, entry[0], policy)
         return True
 
 
