@@ -57,9 +57,10 @@ def test_save_and_sign_in_one_request_then_verify_by_a_second_person(db, floor, 
 def test_a_wrong_signing_password_saves_nothing(db, floor, login):
     client = login(floor.op1)
     step = floor.step("UP1.OP1.S1")
-    response = client.post(f"/lots/{floor.lot.id}/steps/{step.id}", data=_form(
-        step, line_clear="yes", bsc_id="BSC-01") | {"action": "complete", "sig_username": floor.op1.username,
-                                                    "sig_password": "not-my-password", "sig_accept_policy": "y"})  # fmt: skip
+    signing = {"action": "complete", "sig_username": floor.op1.username,
+               "sig_password": "not-my-password", "sig_accept_policy": "y"}  # fmt: skip
+    response = client.post(f"/lots/{floor.lot.id}/steps/{step.id}",
+                           data=_form(step, line_clear="yes", bsc_id="BSC-01") | signing)  # fmt: skip
     assert response.status_code == 401
     assert "password is wrong" in response.get_data(as_text=True)
     db.expire_all()

@@ -21,6 +21,12 @@ pytestmark = pytest.mark.req("URS-EXE-015")
 PATTERN = "{product}-{yyyy}-{seq:04d}"
 
 
+@pytest.fixture(autouse=True)
+def shelf_life(app, monkeypatch):
+    """The site's shelf life of the test products: 6 months."""
+    monkeypatch.setitem(app.config, "SHELF_LIFE_MONTHS", {"SHORT-TEST": 6, "NOCODE-TEST": 6})
+
+
 @pytest.fixture
 def isbt_lot(db, floor):
     lot = services.start_lot(db, floor.supervisor, floor.template, "WCB-0042 vial 8", PATTERN, fin="A9999")
@@ -38,6 +44,7 @@ def test_label_data_of_a_lot_with_din_and_product_code(isbt_lot):
     assert data["master_batch_record"] == "SHORT-TEST v1.1" and data["starting_material"] == "WCB-0042 vial 8"
     assert data["disposition"] == "quarantined" and data["lot_status"] == "in_progress"
     assert data["started_at"].endswith("Z") and data["executed_at"] is None and data["manufactured_on"] is None
+    assert data["expiry_date"] is None and data["format"] == 2
     assert data["missing"] == []
     json.dumps(data)  # plain JSON, as exported
 
@@ -63,7 +70,7 @@ def test_a_template_without_product_code_is_named(db, floor, tmp_path):
     (LotStatus.EXECUTED, "quarantined"), (LotStatus.UNDER_REVIEW, "quarantined"),
     (LotStatus.RELEASED, "released"), (LotStatus.REJECTED, "rejected"),
 ])  # fmt: skip
-def test_disposition_and_manufacture_date(db, isbt_lot, status, disposition):
+def test_disposition_manufacture_and_expiry_date(db, isbt_lot, status, disposition):
     with audit.action(db, "test.dispositioned", SYSTEM):
         isbt_lot.status = status
         # 23:30 UTC is the next day at the site (Europe/Berlin): the date the CoA also prints.
@@ -71,6 +78,29 @@ def test_disposition_and_manufacture_date(db, isbt_lot, status, disposition):
     data = services.label_data(isbt_lot)
     assert data["disposition"] == disposition and data["lot_status"] == status.value
     assert data["executed_at"] == "2026-03-10T23:30:00Z" and data["manufactured_on"] == "2026-03-11"
+    assert data["expiry_date"] == "2026-09-11"  # six months of shelf life
+
+
+def test_expiry_is_clamped_to_the_end_of_a_shorter_month_and_shown_on_the_lot_page(db, floor, isbt_lot, login):
+    with audit.action(db, "test.executed", SYSTEM):
+        isbt_lot.status = LotStatus.EXECUTED
+        isbt_lot.executed_at = datetime(2026, 8, 31, 10, 0, tzinfo=UTC)
+    db.commit()
+    assert services.label_data(isbt_lot)["expiry_date"] == "2027-02-28"
+    page = login(floor.op1).get(f"/lots/{isbt_lot.id}").get_data(as_text=True)
+    assert '<th scope="row">Expires on</th><td>2027-02-28</td>' in page
+
+
+def test_without_a_shelf_life_there_is_no_expiry_and_no_label(app, db, isbt_lot, monkeypatch):
+    monkeypatch.setitem(app.config, "SHELF_LIFE_MONTHS", {})
+    with audit.action(db, "test.executed", SYSTEM):
+        isbt_lot.status = LotStatus.EXECUTED
+        isbt_lot.executed_at = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    data = services.label_data(isbt_lot)
+    assert data["manufactured_on"] == "2026-03-10" and data["expiry_date"] is None
+    assert data["missing"] == [
+        "no expiry date: the site set no shelf life for SHORT-TEST (CELLBATCH_SHELF_LIFE_MONTHS)"
+    ]
 
 
 def test_json_export_is_audited_with_the_exact_text(db, floor, isbt_lot, login):

@@ -13,8 +13,8 @@ from app.demo import _test_lot
 from app.qc.models import SpecVersion
 from app.release import services as release
 from app.release.models import Disposition
-from tests.lot_fixtures import ROOT, creds, make_effective, train
 from tests.conftest import PASSWORD
+from tests.lot_fixtures import ROOT, creds, make_effective, train
 from tests.qc.conftest import store_effective
 
 pytestmark = pytest.mark.req("URS-REL-001")

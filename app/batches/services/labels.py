@@ -16,15 +16,16 @@ from app.auth.models import User
 from app.auth.permissions import require_roles
 from app.auth.roles import OPERATOR, QA, SUPERVISOR
 from app.batches.models import Lot, LotStatus
+from app.batches.services import dating
 from app.common import isbt128
 from app.common.errors import RuleViolation
 from app.common.sequences import next_number
-from app.common.timeutil import format_utc, site_zone
+from app.common.timeutil import format_utc
 
 #: Who takes label data to the label system: production labels units, QA issues release labels.
 LABEL_ROLES = (OPERATOR, SUPERVISOR, QA)
-#: Bumped when the fields change, so a label system's import knows what it reads.
-LABEL_DATA_FORMAT = 1
+#: Bumped when the fields change, so a label system's import knows what it reads (2: expiry).
+LABEL_DATA_FORMAT = 2
 LABEL_FORMATS = ("json", "csv")
 
 
@@ -47,6 +48,9 @@ def assign_din(session: Session, fin: str | None, year: int) -> str | None:
 
 def _missing(lot: Lot, product_code: str | None) -> list[str]:
     missing = []
+    if dating.shelf_life_months(lot) is None:
+        missing.append(f"no expiry date: the site set no shelf life for {lot.template_version.code} "
+                       "(CELLBATCH_SHELF_LIFE_MONTHS)")  # fmt: skip
     if lot.isbt128_din is None:
         missing.append("no ISBT 128 DIN: the site had no FIN configured (CELLBATCH_ISBT128_FIN) when the lot started")
     if product_code is None:
@@ -62,10 +66,11 @@ def _disposition(lot: Lot) -> str:
 
 def label_data(lot: Lot) -> dict[str, Any]:
     """The fields of the lot's label, JSON-safe, in print order; `missing` says what prevents an
-    ISBT 128 label. Manufactured on: the site day execution completed, as on the CoA."""
+    ISBT 128 label. Manufacture and expiry dates follow the CoA's rule (dating); both are None
+    until execution completes."""
     din = lot.isbt128_din
     product_code = lot.template_version.definition.isbt128_product_code
-    made = lot.executed_at.astimezone(site_zone()).date().isoformat() if lot.executed_at else None
+    made, expiry = dating.manufactured_on(lot), dating.expiry_date(lot)
     return {
         "format": LABEL_DATA_FORMAT, "lot_number": lot.lot_number, "product": lot.product,
         "master_batch_record": lot.template_version.label,
@@ -73,7 +78,8 @@ def label_data(lot: Lot) -> dict[str, Any]:
         "isbt128_din_eye_readable": isbt128.eye_readable(din) if din else None,
         "isbt128_product_code": product_code, "disposition": _disposition(lot), "lot_status": lot.status.value,
         "starting_material": lot.starting_material, "started_at": format_utc(lot.started_at),
-        "executed_at": format_utc(lot.executed_at) or None, "manufactured_on": made,
+        "executed_at": format_utc(lot.executed_at) or None, "manufactured_on": made.isoformat() if made else None,
+        "expiry_date": expiry.isoformat() if expiry else None,
         "dispositioned_at": format_utc(lot.dispositioned_at) or None, "missing": _missing(lot, product_code),
     }  # fmt: skip
 

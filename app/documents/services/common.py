@@ -7,10 +7,9 @@ is embedded as the file's JSON attachment, so the two can never disagree (21 CFR
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -19,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.batches.models import Lot
-from app.common.timeutil import format_site, format_utc, site_zone
+from app.batches.services import dating
+from app.common.timeutil import format_site, format_utc
 from app.documents.models import DocumentKind
 from app.signatures.services import SignatureView
 
@@ -54,10 +54,6 @@ def utc(value: datetime | None) -> str | None:
     return format_utc(value) if value is not None else None
 
 
-def site_date(value: datetime | None) -> date | None:
-    return value.astimezone(site_zone()).date() if value is not None else None
-
-
 def show_time(value: str | None) -> str:
     """A UTC ISO time from the data, shown in the site's zone with the zone (templates)."""
     if not value:
@@ -88,25 +84,18 @@ def manifestation(view: SignatureView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def lot_summary(lot: Lot) -> dict[str, Any]:
-    """The lot's identity and dates. Manufacture date: the site day execution was completed."""
-    code = lot.template_version.code
-    made = site_date(lot.executed_at)
-    months = current_app.config.get("SHELF_LIFE_MONTHS", {}).get(code)
-    expiry = add_months(made, int(months)) if made is not None and months else None
+    """The lot's identity (with its ISBT 128 DIN and product code, when it has them) and dates
+    (app.batches.services.dating: the same rule as the label's)."""
+    made, expiry = dating.manufactured_on(lot), dating.expiry_date(lot)
     return {
-        "lot_number": lot.lot_number, "product": lot.product, "product_code": code,
+        "lot_number": lot.lot_number, "product": lot.product, "product_code": lot.template_version.code,
+        "isbt128_din": lot.isbt128_din, "isbt128_product_code": lot.template_version.definition.isbt128_product_code,
         "starting_material": lot.starting_material, "status": lot.status.value,
         "started_at": utc(lot.started_at), "executed_at": utc(lot.executed_at),
         "dispositioned_at": utc(lot.dispositioned_at),
         "manufactured_on": made.isoformat() if made else None,
-        "shelf_life_months": int(months) if months else None,
+        "shelf_life_months": dating.shelf_life_months(lot),
         "expiry_date": expiry.isoformat() if expiry else None,
     }  # fmt: skip
 
