@@ -279,6 +279,7 @@ def _step_section(step: dict[str, Any]) -> list[str]:
     ]
     for group, label in (
         ("floor", "floor: bare Flask + SQLAlchemy INSERT"),
+        ("dashboard", "reference: cellbatch's cheapest signed-in page (dashboard GET, no batch rule)"),
         ("production", f"cellbatch, argon2 production ({_argon2_params(step, 'production')})"),
         ("production_paced", f"cellbatch, argon2 production, {step.get('think_s', 1):g} s mean think time"),
         ("production_every_signature", "cellbatch, argon2 production at every signature (no session memory)"),
@@ -289,10 +290,11 @@ def _step_section(step: dict[str, Any]) -> list[str]:
             if not lv:
                 continue
             a = lv["all"]
+            signed = "—" if group in ("floor", "dashboard") else _fmt(lv.get("signed_steps_per_s"))
             out.append(
                 f"| {label} | {n} | {_fmt(lv['rps'])} | {_fmt(lv.get('rps_vs_floor'), '×')} | "
                 f"{_ms(a.get('p50_ms'))} | {_ms(a.get('p95_ms'))} | {_ms(a.get('p99_ms'))} | "
-                f"{lv['errors']} | {_fmt(lv.get('signed_steps_per_s')) if group != 'floor' else '—'} |"
+                f"{lv['errors']} | {signed} |"
             )
     out += ["", "Per request kind at 10 operators (p50 / p95):", ""]
     for group in ("production", "production_paced", "production_every_signature", "cheap"):
@@ -349,8 +351,10 @@ def _docs_section(docs: dict[str, Any]) -> list[str]:
     ]
     for name, d in (docs.get("download") or {}).items():
         total = d.get("total") or {}
-        out.append(f"- {name}: {_fmt(d.get('bytes'))} B, first byte p50 {_ms(d.get('p50_ms'))}, p95 "
-                   f"{_ms(d.get('p95_ms'))}; whole file p50 {_ms(total.get('p50_ms'))}, p95 {_ms(total.get('p95_ms'))}")
+        out.append(
+            f"- {name}: {_fmt(d.get('bytes'))} B, first byte p50 {_ms(d.get('p50_ms'))}, p95 "
+            f"{_ms(d.get('p95_ms'))}; whole file p50 {_ms(total.get('p50_ms'))}, p95 {_ms(total.get('p95_ms'))}"
+        )
     return [*out, ""]
 
 

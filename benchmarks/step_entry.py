@@ -11,7 +11,9 @@ of the signing password: closed loop, then paced like people), "production_every
 same with the memory switched off: argon2id at every signature, as before issue #10's fix),
 "cheap" (the test suite's argon2id, a diagnostic of what the application costs apart from the
 password check). Each group has its own server configured like its accounts: a server
-rehashes, at login, a hash made with other parameters than its own. Last, the same operator loop
+rehashes, at login, a hash made with other parameters than its own. The production server also
+serves a reference beside the floor: the same operators loading only their dashboard (DASHBOARD),
+what every request costs before any batch rule. Last, the same operator loop
 runs in this process once, to count the SQL statements of each kind of request.
 
 Run: python -m benchmarks.step_entry --out FILE [--size small|full]
@@ -54,6 +56,11 @@ RUNS = (
 #: The paced run: each operator waits this long on average (exponential) after every response.
 THINK_S = 1.0
 PACED_LEVELS = (10, 40)
+#: The app's cheapest signed-in page, an operator's dashboard: one GET that passes what every
+#: request passes (session cookie, user load and account checks, idle timeout, access rule, CSRF
+#: token, the base layout) and no batch rule. Its rate beside the floor's is what the stack
+#: itself costs per request, the ceiling of any step-entry request.
+DASHBOARD = "/"
 #: Requests of the in-process run that counts SQL statements (about two SHORT-TEST lots).
 COUNTED_REQUESTS = 40
 
@@ -266,6 +273,14 @@ class Operator:
         }
         return self._call(rec, budget, "verify", self.verifier, "POST", path + "/verify", fields, 302) is not None
 
+    def browse_dashboard(self, rec: Recorder, deadline: float, budget: threading.Semaphore) -> None:
+        """The reference loop: the performer's dashboard (DASHBOARD), again and again."""
+        try:
+            while time.monotonic() < deadline and self.errors < 25:
+                self._call(rec, budget, "dashboard", self.performer, "GET", DASHBOARD, None, 200)
+        except TimeoutError:
+            return
+
     def run(self, rec: Recorder, deadline: float, budget: threading.Semaphore) -> None:
         try:
             while time.monotonic() < deadline and self.errors < 25:
@@ -434,7 +449,14 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
                     level = load_level([o.run for o in operators[:n]], duration, warmup)
                     level["rps_vs_floor"] = ratio(level["rps"], result["floor"][str(n)]["rps"])
                     result[key][str(n)] = level
-                if key == "production":  # operators who take time to read and type, as people do
+                if key == "production":
+                    result["dashboard"] = {}
+                    for n in levels:
+                        log(f"step entry reference: the dashboard, {n} operators")
+                        level = load_level([o.browse_dashboard for o in operators[:n]], duration, warmup)
+                        level["rps_vs_floor"] = ratio(level["rps"], result["floor"][str(n)]["rps"])
+                        result["dashboard"][str(n)] = level
+                    # operators who take time to read and type, as people do
                     for o in operators:
                         o.think = THINK_S
                     result["production_paced"] = {}
