@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -22,12 +21,6 @@ from app.qc.spec_schema import SpecDef, TestDef, parse_spec
 from app.signatures.services import SignatureRule
 
 
-@lru_cache(maxsize=64)
-def _parsed(source_sha256: str, source_text: str, filename: str) -> SpecDef:
-    # Keyed by the content hash of immutable text: a cache of a pure function, not of GMP state.
-    return parse_spec(source_text, filename)
-
-
 class SpecVersion(VersionedDefinition, Auditable, db.Model):
     """One version (and revision) of a release specification; lots are tested against it."""
 
@@ -36,7 +29,7 @@ class SpecVersion(VersionedDefinition, Auditable, db.Model):
 
     @property
     def definition(self) -> SpecDef:
-        return _parsed(self.source_sha256, self.source_text, self.source_file)
+        return self._parsed(parse_spec)
 
 
 class ResultStatus(enum.StrEnum):
