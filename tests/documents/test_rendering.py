@@ -18,7 +18,9 @@ from app.common.canonical import canonical_json, sha256_hex
 from app.common.timeutil import format_site
 from app.documents.models import Document, DocumentKind
 from app.documents.services import generate
+from app.documents.services.common import show_time
 from app.documents.services.generate import DISPOSITION_KINDS
+from app.documents.services.pdf import html_for
 from app.documents.services.pdfa import pdfa_problems, xmp_fields
 from app.qc.models import QCResult
 from app.release.models import Disposition
@@ -87,7 +89,23 @@ def test_the_batch_record_shows_corrections_materials_equipment_deviations(db, r
     assert "Page 1 of" in text
 
 
-@pytest.mark.req("URS-DOC-002")
+@pytest.mark.req("URS-DOC-003")
+def test_the_batch_record_shows_every_entry_who_when_and_its_correction(released):
+    content = released.documents[DocumentKind.BATCH_RECORD].content
+    text = " ".join(_text(released.documents[DocumentKind.BATCH_RECORD]).split())
+    data = attachment(content)
+    entries = [e for u in data["units"] for s in u["steps"] for e in s["entries"]]
+    for e in entries:  # the input's name and the entry's id, who entered it and when
+        assert f"{e['input']} #{e['id']}" in text, e
+        assert f"{e['entered_by']} · {show_time(e['entered_at'])}" in text, e
+    old = next(e for e in entries if not e["current"])
+    new = next(e for e in entries if e["corrects"] == old["id"])
+    assert f"superseded by #{new['id']}" in text
+    assert f"corrects #{old['id']}: “{new['correction_reason']}”" in text
+    html = html_for("documents/batch_record.html", data)
+    assert f"<s>{old['value']}</s>" in html  # the superseded value, struck through in its entry row
+
+
 @pytest.mark.req("URS-DOC-002")
 def test_the_json_attachment_is_the_data_printed(db, make_user, monkeypatch):
     captured = {}
