@@ -67,3 +67,13 @@ def check_character(din: str) -> str:
 def eye_readable(din: str) -> str:
     """The DIN as printed under its bar code: FIN, year and sequence apart ('A9999 26 000123')."""
     return f"{din[:5]} {din[5:7]} {din[7:]}"
+
+
+def din_fields(din: str | None) -> dict[str, str | None]:
+    """The DIN as data and documents carry it: itself, its check character and its eye-readable
+    form (all None for a lot without a DIN)."""
+    return {
+        "isbt128_din": din,
+        "isbt128_din_check_character": check_character(din) if din else None,
+        "isbt128_din_eye_readable": eye_readable(din) if din else None,
+    }

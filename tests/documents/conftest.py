@@ -118,7 +118,9 @@ def build_dispositioned_lot(
     add_stock(db)
     for key in ("supervisor", "op1", "op2"):
         train(db, people[key], version.code)
-    lot = batches.start_lot(db, people["supervisor"], version, "WCB-0042 vial 7", "{product}-{yyyy}-{seq:04d}")
+    # A site with an ISBT 128 FIN: the lot gets a DIN, which its documents show.
+    lot = batches.start_lot(db, people["supervisor"], version, "WCB-0042 vial 7", "{product}-{yyyy}-{seq:04d}",
+                            fin="A9999")  # fmt: skip
     db.commit()
     with freeze_time(utcnow(), tick=True) as clock:
         corrected = _execute(db, people, lot, clock, correction)

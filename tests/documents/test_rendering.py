@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.common import isbt128
 from app.common.canonical import canonical_json, sha256_hex
 from app.common.timeutil import format_site
 from app.documents.models import Document, DocumentKind
@@ -46,8 +47,7 @@ def test_the_disposition_stores_a_coa_and_a_batch_record_once(db, released):
     assert sorted(json.loads(e.details)["sha256"] for e in generated) == sorted(d.sha256 for d in docs)
 
 
-@pytest.mark.req("URS-DOC-005", "URS-DOC-004")
-@pytest.mark.req("URS-DOC-005", "URS-DOC-004", "URS-SIG-005")
+@pytest.mark.req("URS-DOC-005", "URS-DOC-004", "URS-SIG-005", "URS-EXE-015")
 def test_the_coa_shows_every_test_the_disposition_and_the_qa_signature(db, released):
     lot, coa = released.lot, released.documents[DocumentKind.COA]
     pages = pdf_text(coa.content)
@@ -55,6 +55,9 @@ def test_the_coa_shows_every_test_the_disposition_and_the_qa_signature(db, relea
     assert f"Lot {lot.lot_number}" in text and lot.product in text
     assert "SHORT-TEST v1.1" in text and "SHORT-TEST-DP v1.1" in text
     assert "Date of manufacture" in text and "Expiry date" in text
+    din = lot.isbt128_din
+    shown_din = f"DIN {isbt128.eye_readable(din)} check character {isbt128.check_character(din)}"
+    assert f"{shown_din} · product code S9999V00" in text
     for result in db.scalars(select(QCResult).where(QCResult.lot_id == lot.id)):
         test = result.test
         for shown in (test.name, test.method, test.acceptance_text or test.limit_text(), result.result_text):

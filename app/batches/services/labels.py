@@ -68,14 +68,12 @@ def label_data(lot: Lot) -> dict[str, Any]:
     """The fields of the lot's label, JSON-safe, in print order; `missing` says what prevents an
     ISBT 128 label. Manufacture and expiry dates follow the CoA's rule (dating); both are None
     until execution completes."""
-    din = lot.isbt128_din
     product_code = lot.template_version.definition.isbt128_product_code
     made, expiry = dating.manufactured_on(lot), dating.expiry_date(lot)
     return {
         "format": LABEL_DATA_FORMAT, "lot_number": lot.lot_number, "product": lot.product,
         "master_batch_record": lot.template_version.label,
-        "isbt128_din": din, "isbt128_din_check_character": isbt128.check_character(din) if din else None,
-        "isbt128_din_eye_readable": isbt128.eye_readable(din) if din else None,
+        **isbt128.din_fields(lot.isbt128_din),
         "isbt128_product_code": product_code, "disposition": _disposition(lot), "lot_status": lot.status.value,
         "starting_material": lot.starting_material, "started_at": format_utc(lot.started_at),
         "executed_at": format_utc(lot.executed_at) or None, "manufactured_on": made.isoformat() if made else None,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.batches.models import Lot
 from app.batches.services import dating
+from app.common import isbt128
 from app.common.timeutil import format_site, format_utc
 from app.documents.models import DocumentKind
 from app.signatures.services import SignatureView
@@ -90,7 +91,8 @@ def lot_summary(lot: Lot) -> dict[str, Any]:
     made, expiry = dating.manufactured_on(lot), dating.expiry_date(lot)
     return {
         "lot_number": lot.lot_number, "product": lot.product, "product_code": lot.template_version.code,
-        "isbt128_din": lot.isbt128_din, "isbt128_product_code": lot.template_version.definition.isbt128_product_code,
+        **isbt128.din_fields(lot.isbt128_din),
+        "isbt128_product_code": lot.template_version.definition.isbt128_product_code,
         "starting_material": lot.starting_material, "status": lot.status.value,
         "started_at": utc(lot.started_at), "executed_at": utc(lot.executed_at),
         "dispositioned_at": utc(lot.dispositioned_at),
