@@ -83,8 +83,10 @@ def latest(session: Session, lot_id: int, kind: DocumentKind) -> Document | None
 
 
 #: Bytes read from the database per piece of a download: a download holds this much in memory
-#: whatever the document's size, and its first bytes leave before the last ones are read.
-DOWNLOAD_CHUNK = 1 << 20
+#: whatever the document's size, and its first bytes leave before the last ones are read. The
+#: first piece is all a client waits for: 1 MiB took twice a whole CoA's time to first byte on a
+#: slow CPU (benchmarks, issue #10); 256 KiB holds a whole CoA or batch record in one piece.
+DOWNLOAD_CHUNK = 1 << 18
 
 
 def content_chunks(session: Session, document_id: int, size: int) -> Iterator[bytes]:
