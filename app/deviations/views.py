@@ -14,8 +14,8 @@ from app.common.web import submit
 from app.deviations import forms, services
 from app.deviations.models import Deviation
 from app.extensions import db
-from app.signatures.forms import SignatureForm, credentials, signed_in_session
-from app.signatures.services import EsigPolicy, has_accepted_policy, signatures_of
+from app.signatures.forms import SignatureForm, credentials, needs_policy, signed_in_session
+from app.signatures.services import signatures_of
 
 bp = Blueprint("deviations", __name__, template_folder="templates", url_prefix="/deviations")
 READERS = (*services.REPORTERS, AUDITOR)
@@ -64,7 +64,7 @@ def _detail_page(deviation: Deviation, error: RuleViolation | None = None,
         signatures=signatures_of(db.session, deviation),
         investigation_form=investigation_form or forms.InvestigationForm(formdata=None, obj=deviation),
         sign_form=sign_form or SignatureForm(formdata=None),
-        needs_policy=not has_accepted_policy(db.session, current_user, EsigPolicy.current().version),
+        needs_policy=needs_policy(db.session, current_user),
     )  # fmt: skip
 
 

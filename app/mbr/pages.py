@@ -21,8 +21,8 @@ from app.common.web import attempt, bounded_int, submit
 from app.extensions import db
 from app.mbr import services
 from app.mbr.forms import EffectiveForm, LoadForm, RetireForm
-from app.signatures.forms import SignatureForm, credentials, signed_in_session
-from app.signatures.services import EsigPolicy, has_accepted_policy, signatures_of
+from app.signatures.forms import SignatureForm, credentials, needs_policy, signed_in_session
+from app.signatures.services import signatures_of
 
 Page = str | tuple[str, int] | Response
 
@@ -67,10 +67,10 @@ class DefinitionPages:
         """The readable definition, its signatures, and QA's lifecycle actions."""
         row = services.get_version(db.session, self.model, version_id)
         is_qa = can(current_user, QA)
-        needs_policy = is_qa and not has_accepted_policy(db.session, current_user, EsigPolicy.current().version)
+        policy_needed = is_qa and needs_policy(db.session, current_user)
         return render_template(
             self.detail_template, pages=self, row=row, definition=row.definition, now=utcnow(),
-            signatures=signatures_of(db.session, row), error=error, needs_policy=needs_policy,
+            signatures=signatures_of(db.session, row), error=error, needs_policy=policy_needed,
             others=[r for r in services.list_versions(db.session, self.model, row.code) if r.id != row.id],
             sign_form=forms.get("sign_form") or SignatureForm(),
             effective_form=forms.get("effective_form") or EffectiveForm(),
@@ -118,4 +118,3 @@ class DefinitionPages:
         new = services.get_version(db.session, self.model, new_id)
         lines = services.diff(old, new)
         return render_template("definitions/diff.html", pages=self, old=old, new=new, lines=lines)
-

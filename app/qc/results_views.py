@@ -15,8 +15,8 @@ from app.extensions import db
 from app.qc import services
 from app.qc.models import QCResult
 from app.qc.results_forms import ResultForm
-from app.signatures.forms import SignatureForm, credentials, signed_in_session
-from app.signatures.services import EsigPolicy, has_accepted_policy, signatures_of
+from app.signatures.forms import SignatureForm, credentials, needs_policy, signed_in_session
+from app.signatures.services import signatures_of
 
 bp = Blueprint("qc_results", __name__, template_folder="templates", url_prefix="/qc/lots")
 READERS = (QC_ANALYST, QA, AUDITOR)
@@ -89,10 +89,10 @@ def retest(lot_id: int, result_id: int) -> Page:
 def _render_review(lot_id: int, result_id: int, form: SignatureForm, error=None,
                    status: int = 200) -> tuple[str, int]:  # type: ignore[no-untyped-def]  # fmt: skip
     result = _lot_result(lot_id, result_id)
-    needs_policy = not has_accepted_policy(db.session, current_user, EsigPolicy.current().version)
+    policy_needed = needs_policy(db.session, current_user)
     return render_template("qc/results/review.html", lot=get_lot(db.session, lot_id), result=result,
                            signatures=signatures_of(db.session, result), form=form, error=error,
-                           needs_policy=needs_policy), status  # fmt: skip
+                           needs_policy=policy_needed), status  # fmt: skip
 
 
 @bp.route("/<int:lot_id>/results/<int:result_id>/review", methods=["GET", "POST"])

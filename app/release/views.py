@@ -18,8 +18,7 @@ from app.common.web import attempt
 from app.extensions import db
 from app.release import services
 from app.release.facts import Target
-from app.signatures.forms import SignatureForm, credentials, signed_in_session
-from app.signatures.services import EsigPolicy, has_accepted_policy
+from app.signatures.forms import SignatureForm, credentials, needs_policy, signed_in_session
 
 bp = Blueprint("release", __name__, template_folder="templates", url_prefix="/release")
 Page = Response | str | tuple[str, int]
@@ -68,9 +67,9 @@ def _render(lot_id: int, forms: dict[str, SignatureForm] | None = None, error: R
     report = services.exceptions(db.session, get_lot(db.session, lot_id))
     forms = forms or {}
     dialogs = {name: forms.get(name) or SignatureForm(prefix=name, formdata=None) for name in DIALOGS}
-    needs_policy = not has_accepted_policy(db.session, current_user, EsigPolicy.current().version)
+    policy_needed = needs_policy(db.session, current_user)
     return render_template("release/review.html", report=report, forms=dialogs, error=error,
-                           needs_policy=needs_policy, link_for=link_for), status  # fmt: skip
+                           needs_policy=policy_needed, link_for=link_for), status  # fmt: skip
 
 
 @bp.route("/lots/<int:lot_id>")
