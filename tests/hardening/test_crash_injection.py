@@ -332,7 +332,7 @@ def test_a_worker_killed_while_a_release_renders_its_documents_loses_nothing(pg_
            "CELLBATCH_INSTANCE_PATH": str(tmp_path / "instance")}  # fmt: skip
     log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen([gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--timeout", "300",  # noqa: S603
-                               "app:create_app()"], cwd=BASE_DIR, env=env, stdout=log, stderr=log)  # fmt: skip
+                               "app.wsgi:app"], cwd=BASE_DIR, env=env, stdout=log, stderr=log)  # fmt: skip
     try:
         browser = Browser(f"http://127.0.0.1:{port}")
         for _ in range(120):
