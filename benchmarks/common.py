@@ -6,6 +6,7 @@ nothing else on the server is touched.
 
 from __future__ import annotations
 
+import argparse
 import ctypes.util
 import json
 import os
@@ -197,6 +198,15 @@ def machine() -> dict[str, Any]:
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def scenario_main(run: Callable[[str], dict[str, Any]]) -> None:
+    """The command line of a scenario with no options of its own: --out FILE [--size full|small]."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--size", default="full", choices=("full", "small"))
+    args = parser.parse_args()
+    write_json(Path(args.out), run(args.size))
 
 
 def log(message: str) -> None:

@@ -81,6 +81,18 @@ def _cmp(value: Any, op: str, limit: float) -> bool | None:
     return value < limit if op == "<" else value <= limit if op == "<=" else value >= limit
 
 
+def _verify_row(label: str, verify: dict[str, Any]) -> tuple[Any, ...]:
+    """A verify-throughput row: the chain's events/s against its bare floor's, target 0.7×."""
+    return (
+        label,
+        _fmt(_get(verify, "chain", "events_per_s"), " ev/s"),
+        _fmt(_get(verify, "floor", "events_per_s"), " ev/s"),
+        _fmt(verify.get("chain_vs_floor"), "×"),
+        "≥ 0.7× floor",
+        _cmp(verify.get("chain_vs_floor"), ">=", 0.7),
+    )
+
+
 def _status_line(scenario: dict[str, Any] | None) -> str | None:
     if scenario is None:
         return "not run in this run"
@@ -175,24 +187,14 @@ def _targets(s: dict[str, Any]) -> list[str]:
                 None,
             )
         sv = _get(audit, "sqlite_verify") or {}
-        add(
-            f"Verify chain, SQLite ({_fmt(_get(sv, 'chain', 'events'))} events)",
-            _fmt(_get(sv, "chain", "events_per_s"), " ev/s"),
-            _fmt(_get(sv, "floor", "events_per_s"), " ev/s"),
-            _fmt(sv.get("chain_vs_floor"), "×"),
-            "≥ 0.7× floor",
-            _cmp(sv.get("chain_vs_floor"), ">=", 0.7),
-        )
+        add(*_verify_row(f"Verify chain, SQLite ({_fmt(_get(sv, 'chain', 'events'))} events)", sv))
     if scale.get("status") == "ok":
         for key, sc in scale["scales"].items():
             v = sc["verify"]
             add(
-                f"Verify chain, PostgreSQL, {key} ({_fmt(_get(v, 'chain', 'events'))} events), one process",
-                _fmt(_get(v, "chain", "events_per_s"), " ev/s"),
-                _fmt(_get(v, "floor", "events_per_s"), " ev/s"),
-                _fmt(v.get("chain_vs_floor"), "×"),
-                "≥ 0.7× floor",
-                _cmp(v.get("chain_vs_floor"), ">=", 0.7),
+                *_verify_row(
+                    f"Verify chain, PostgreSQL, {key} ({_fmt(_get(v, 'chain', 'events'))} events), one process", v
+                )
             )
             if _get(v, "parallel", "processes_used"):
                 add(

@@ -21,7 +21,6 @@ Run: python -m benchmarks.step_entry --out FILE [--size small|full]
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import re
@@ -35,7 +34,7 @@ from unittest import mock
 
 from argon2 import PasswordHasher
 
-from benchmarks.common import PASSWORD, database, latency_stats, log, make_app, ratio, write_json
+from benchmarks.common import PASSWORD, database, latency_stats, log, make_app, ratio, scenario_main
 from benchmarks.load import Browser, InProcessBrowser, Recorder, Sample, Server, hidden_value, run_threads
 
 TEMPLATE_CODE = "SHORT-TEST"
@@ -469,13 +468,5 @@ def run(size: str, engine: str = "postgresql") -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--size", default="full", choices=("full", "small"))
-    args = parser.parse_args()
-    write_json(__import__("pathlib").Path(args.out), run(args.size))
-
-
 if __name__ == "__main__":
-    main()
+    scenario_main(run)
