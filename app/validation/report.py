@@ -12,7 +12,6 @@ report.json and report.pdf.sha256 (`python -m app.validation verify` re-checks a
 from __future__ import annotations
 
 import json
-import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -236,19 +235,10 @@ def render_html(data: dict[str, Any]) -> str:
 
 def render_pdf(data: dict[str, Any]) -> tuple[bytes, bool]:
     """PDF/A-3b with the data attached as cellbatch-data.json, signed when the site key is set."""
-    from weasyprint import HTML, Attachment
-    from weasyprint.text.fonts import FontConfiguration
-
-    from app.common.canonical import canonical_json
-    from app.documents.services.pdf import ATTACHMENT_NAME, PDF_VARIANT
+    from app.documents.services.pdf import pdfa
     from app.documents.services.signing import sign_if_configured
 
-    attachment = Attachment(string=canonical_json(data).encode("utf-8"), name=ATTACHMENT_NAME, relationship="Data",
-                            description=f"{TITLE}: the data printed in this file (JSON)")  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)  # WeasyPrint's ICC profile, as in documents.pdf
-        pdf = HTML(string=render_html(data)).write_pdf(pdf_variant=PDF_VARIANT, attachments=[attachment],
-                                                       font_config=FontConfiguration())  # fmt: skip
+    pdf = pdfa(render_html(data), data, f"{TITLE}: the data printed in this file (JSON)")
     commit = (data["system"]["git"]["commit"] or "unknown")[:12]
     return sign_if_configured(pdf, reason=f"{TITLE} of cellbatch {commit}")
 
