@@ -105,7 +105,9 @@ def make_app(url: str, *, migrate: bool = True, **kw: Any):  # type: ignore[no-u
         with app.app_context():
             upgrade()
     # As a site's server starts (app/wsgi.py): what start-up built is left out of garbage
-    # collection, or a page measured here pays full collections no worker pays.
+    # collection, or a page measured here pays full collections no worker pays. Garbage first
+    # (an earlier app of this process, say): frozen, it would never be freed.
+    gc.collect()
     gc.freeze()
     return app
 

@@ -176,6 +176,7 @@ def run(size: str) -> dict[str, Any]:
             # A server worker's long-lived objects are its start-up's, frozen out of garbage
             # collection (app/wsgi.py; make_app did the same here). This process also holds the
             # lot it just built: frozen too, before anything (floors included) is timed.
+            gc.collect()
             gc.freeze()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ResourceWarning)

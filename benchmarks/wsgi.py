@@ -10,4 +10,5 @@ from app import create_app
 from benchmarks.common import bench_config
 
 app = create_app(bench_config(os.environ["BENCH_DATABASE_URL"]))
+gc.collect()
 gc.freeze()
