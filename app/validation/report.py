@@ -222,7 +222,8 @@ def _areas(register: Register) -> list[dict[str, str]]:
 
 
 def render_html(data: dict[str, Any]) -> str:
-    """The report's HTML, from app/validation/templates, sharing the documents' print.css."""
+    """The report's HTML, from app/validation/templates (documents.pdf.pdfa adds the documents'
+    print.css when it renders the PDF)."""
     from flask import current_app
     from jinja2 import ChoiceLoader, FileSystemLoader
 

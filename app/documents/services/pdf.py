@@ -37,8 +37,10 @@ def _font_config() -> FontConfiguration:
 
 def _stylesheets() -> list[CSS]:
     """print.css, parsed once per process. Inside each page's <style> it was parsed, and each of
-    its selectors compiled, at every rendering: ~20 ms of a CoA's ~210 (issue #10). WeasyPrint
-    cascades it as a user stylesheet, before every <style> of the page, as the include was."""
+    its selectors compiled, at every rendering (issue #10). WeasyPrint cascades it as a user
+    stylesheet: a rule in a template's own <style> now wins over print.css whatever the two
+    selectors' specificity (the include let the more specific one win). No template's rule
+    depended on that: every page of every document renders pixel-identical to the include's."""
     global _print_css
     if _print_css is None:
         _print_css = CSS(filename=str(PRINT_CSS), font_config=_font_config())
