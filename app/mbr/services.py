@@ -27,7 +27,7 @@ from app.common.errors import NotFound, RuleViolation
 from app.common.timeutil import format_site, utcnow
 from app.common.yamlfile import DefinitionError, sha256_text
 from app.mbr.versioning import DefinitionStatus, VersionedDefinition
-from app.signatures.services import Credentials, sign, signatures_of
+from app.signatures.services import Credentials, has_valid, sign, signatures_of
 
 Row = TypeVar("Row", bound=VersionedDefinition)
 Parse = Callable[[str, str], Any]
@@ -234,7 +234,7 @@ def approve(
 
 
 def _has_valid_approval(session: Session, row: VersionedDefinition) -> bool:
-    return any(v.valid and v.signature.meaning == "approved" for v in signatures_of(session, row))
+    return has_valid(signatures_of(session, row), "approved")
 
 
 def _lock_code(session: Session, row: VersionedDefinition) -> list[Any]:

@@ -38,7 +38,7 @@ from app.mbr.services import in_force_at
 from app.qc.evaluation import ResultError, evaluate
 from app.qc.models import QCResult, ResultStatus, SpecVersion
 from app.qc.spec_schema import TestDef
-from app.signatures.services import Credentials, SignatureView, sign, signatures_of, signatures_of_many
+from app.signatures.services import Credentials, SignatureView, has_valid, sign, signatures_of, signatures_of_many
 
 _CONCURRENT = "Another result for this test was entered at the same time; reload the lot's results."
 _CHAIN_CONSTRAINTS = ("uq_qc_results", "qc_results.lot_id", "qc_results.retest_of_id")
@@ -206,13 +206,9 @@ def _with_test(data: ResultInput, test_code: str) -> ResultInput:
                        data.reported_text)  # fmt: skip
 
 
-def _has_valid_review(signatures: list[SignatureView]) -> bool:
-    return any(v.valid and v.signature.meaning == "reviewed" for v in signatures)
-
-
 def is_reviewed(session: Session, result: QCResult) -> bool:
     """Whether a second analyst's review signature on the result is valid."""
-    return _has_valid_review(signatures_of(session, result))
+    return has_valid(signatures_of(session, result), "reviewed")
 
 
 def review_result(
@@ -254,7 +250,7 @@ def statuses_for_lot(session: Session, lot: Lot) -> list[TestStatus]:
     latest = [chain[-1] for test in spec.definition.tests
               if (chain := chains.get(test.code)) and chain[-1].status != ResultStatus.FAIL]  # fmt: skip
     signatures = signatures_of_many(session, [(r, None) for r in latest])
-    reviewed = {r.id for r, views in zip(latest, signatures, strict=True) if _has_valid_review(views)}
+    reviewed = {r.id for r, views in zip(latest, signatures, strict=True) if has_valid(views, "reviewed")}
     return [_status(test, tuple(chains[test.code]), investigations, reviewed) for test in spec.definition.tests]
 
 

@@ -20,7 +20,7 @@ from app.deviations.services import for_lot
 from app.qc.models import QCResult
 from app.qc.services import TestStatus, results_for_lot, statuses_for_lot
 from app.release.models import Disposition, LotReview
-from app.signatures.services import SignatureView, signatures_of, signatures_of_many
+from app.signatures.services import SignatureView, has_valid, signatures_of, signatures_of_many
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,7 @@ class SignedRecord:
         """Invalid signatures not followed by a valid one of the same meaning (not re-signed)."""
         found = []
         for index, view in enumerate(self.signatures):
-            later = self.signatures[index + 1 :]
-            resigned = any(v.valid and v.signature.meaning == view.signature.meaning for v in later)
+            resigned = has_valid(self.signatures[index + 1 :], view.signature.meaning)
             if not view.valid and not resigned:
                 found.append(view)
         return found

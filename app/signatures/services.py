@@ -190,6 +190,11 @@ class SignatureView:
     invalidated_by: AuditEvent | None = None
 
 
+def has_valid(signatures: list[SignatureView], meaning: str) -> bool:
+    """Whether one of these signatures has this meaning and still signs the content as it is."""
+    return any(v.valid and v.signature.meaning == meaning for v in signatures)
+
+
 def signatures_of(
     session: Session, entity: Signable, content_refs: list[tuple[str, str]] | None = None
 ) -> list[SignatureView]:
