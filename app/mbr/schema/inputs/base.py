@@ -7,6 +7,14 @@ from ..base import Located, Reader
 from ..values import WITHIN, InputError, LimitResult
 
 
+def entered_text(raw: str | None, required: bool, what: str = "a value") -> str | None:
+    """The entry without surrounding blanks; None if it is empty and may be, refused if it may not."""
+    text = (raw or "").strip()
+    if not text and required:
+        raise InputError(f"{what} is required")
+    return text or None
+
+
 @dataclass(frozen=True, kw_only=True)
 class InputDef(Located):
     """One value a step records; subclasses add their type's parameters and rules."""
@@ -24,12 +32,8 @@ class InputDef(Located):
         """Return the normalized value of an entry (None if optional and empty)."""
         if raw is not None and not isinstance(raw, str):
             raise TypeError("validate() takes the entry as text")
-        text = (raw or "").strip()
-        if not text:
-            if self.required:
-                raise InputError("a value is required")
-            return None
-        return self._convert(text)
+        text = entered_text(raw, self.required)
+        return None if text is None else self._convert(text)
 
     def _convert(self, text: str) -> Any:
         raise NotImplementedError

@@ -20,7 +20,7 @@ from ..values import (
     parse_identifier,
     parse_number,
 )
-from .base import InputDef
+from .base import InputDef, entered_text
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,8 @@ class MaterialInput(InputDef):
         """Validate the quantity used (exactly as entered, greater than zero)."""
         if self.quantity is None:
             raise InputError("this material input records no quantity")
-        text = (raw or "").strip()
-        if not text:
-            if self.required:
-                raise InputError("a quantity is required")
+        text = entered_text(raw, self.required, "a quantity")
+        if text is None:
             return None
         value = parse_number(text)
         if value <= 0:
